@@ -1,1 +1,3 @@
+from .deep_hasher import DeepHasher
 
+__all__ = ['DeepHasher']

@@ -1,1 +1,3 @@
+from .hash_head import HashHead
 
+__all__ = ['HashHead']

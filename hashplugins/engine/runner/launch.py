@@ -1,0 +1,116 @@
+"""Launch helpers shared by ``tools/train.py`` and ``tools/test.py``.
+
+They carry the fixes the pinned stack (torch 2.13 + mmengine 0.10.7) needs:
+CPU distributed runs through torchrun/gloo, ``--amp`` that works with
+single and dict optim wrappers and falls back to bfloat16 on CPU, and a
+clean exit code for distributed CPU jobs.
+"""
+import logging
+import os
+import sys
+
+import torch
+import torch.distributed as dist
+from mmengine.config import Config
+from mmengine.logging import print_log
+
+# Optim wrapper types that --amp may replace.
+_PLAIN_WRAPPERS = (None, 'OptimWrapper', 'AmpOptimWrapper',
+                   'CPUAutocastOptimWrapper')
+_DDP_WRAPPERS = ('MMDistributedDataParallel',
+                 'MMSeparateDistributedDataParallel')
+
+
+def setup_distributed(cfg: Config, launcher: str) -> None:
+    """Prepare a distributed run on machines without CUDA.
+
+    mmengine's ``init_dist`` calls ``torch.cuda.set_device`` unconditionally
+    and the Runner passes ``device_ids=[LOCAL_RANK]`` to DDP, both of which
+    fail on CPU. On CPU we create the gloo process group ourselves (the
+    Runner then skips ``init_dist``) and drop ``device_ids``. GPU runs are
+    left to mmengine unchanged.
+
+    Args:
+        cfg (Config): The config; ``model_wrapper_cfg`` and ``env_cfg`` are
+            updated in place on CPU.
+        launcher (str): ``'none'``, ``'pytorch'``, ``'slurm'`` or ``'mpi'``.
+    """
+    if launcher == 'none' or torch.cuda.is_available():
+        return
+    if launcher != 'pytorch':
+        raise RuntimeError(
+            f'--launcher {launcher} needs CUDA; distributed training on CPU '
+            'is supported with --launcher pytorch (tools/dist_train.sh, '
+            'torchrun).')
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo')  # torchrun's env:// vars
+    wrapper = cfg.get('model_wrapper_cfg') or {}
+    wrapper.setdefault('type', 'MMDistributedDataParallel')
+    if wrapper['type'] in _DDP_WRAPPERS:
+        wrapper['device_ids'] = None
+        wrapper.setdefault('broadcast_buffers', False)
+    cfg.model_wrapper_cfg = wrapper
+    env_cfg = cfg.get('env_cfg') or {}
+    env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
+    cfg.env_cfg = env_cfg
+
+
+def _optim_wrapper_cfgs(optim_wrapper: dict) -> list:
+    """The single wrapper config, or each sub-config of a dict wrapper."""
+    if 'constructor' in optim_wrapper and 'optimizer' not in optim_wrapper:
+        return [v for k, v in optim_wrapper.items()
+                if k not in ('constructor', 'paramwise_cfg')
+                and isinstance(v, dict)]
+    return [optim_wrapper]
+
+
+def enable_amp(cfg: Config) -> None:
+    """Switch every optim wrapper of ``cfg`` to mixed precision.
+
+    On CUDA this is mmengine's ``AmpOptimWrapper`` (dynamic loss scale); on
+    CPU, where ``AmpOptimWrapper`` refuses to run, it is our bfloat16
+    :class:`CPUAutocastOptimWrapper`, with a warning. Dict wrappers (GANs,
+    two-stream models) are switched per sub-module, as mmagic does.
+
+    Args:
+        cfg (Config): The config, updated in place.
+
+    Raises:
+        ValueError: If a wrapper already has a custom type that AMP would
+            silently replace.
+    """
+    cuda = torch.cuda.is_available()
+    if not cuda:
+        print_log(
+            '--amp without CUDA: using bfloat16 autocast on CPU '
+            '(CPUAutocastOptimWrapper); expect small numeric differences.',
+            logger='current', level=logging.WARNING)
+    for wrapper in _optim_wrapper_cfgs(cfg.optim_wrapper):
+        if wrapper.get('type') not in _PLAIN_WRAPPERS:
+            raise ValueError(
+                f'--amp: optim wrapper type {wrapper.get("type")!r} is custom; '
+                'set a mixed-precision wrapper in the config instead.')
+        if cuda:
+            wrapper['type'] = 'AmpOptimWrapper'
+            wrapper.setdefault('loss_scale', 'dynamic')
+        else:
+            wrapper['type'] = 'CPUAutocastOptimWrapper'
+            wrapper.pop('loss_scale', None)
+
+
+def finish_distributed() -> None:
+    """End a distributed job with exit code 0, without gloo's exit abort.
+
+    Under torchrun + gloo, processes sometimes abort at interpreter exit
+    (``terminate called without an active exception``, SIGABRT) after all
+    work is done, which turns a finished job into a failed one. Destroying
+    the group, flushing and leaving with ``os._exit(0)`` avoids it.
+    """
+    if not dist.is_initialized():
+        return
+    dist.barrier()
+    dist.destroy_process_group()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

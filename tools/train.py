@@ -1,0 +1,166 @@
+"""Train a hashing model (mmpretrain's tools/train.py, plus hashplugins'
+fixes for the pinned stack: CPU torchrun, --amp on CPU and with dict optim
+wrappers, safe checkpoint loading, clean distributed exit).
+
+Examples:
+    python tools/train.py configs/dpsh/dpsh_lenet5_mnist5k_16bit.py
+    bash tools/dist_train.sh configs/dadh/dadh_r50_cifar10_48bit.py 8
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+from copy import deepcopy
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
+from mmengine.registry import RUNNERS  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+import hashplugins  # noqa: E402,F401  (registers everything)
+from hashplugins.engine.runner import (enable_amp,  # noqa: E402
+                                       finish_distributed, setup_distributed,
+                                       trust_checkpoints)
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Train a hashing model')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
+        help='If a checkpoint path is given, resume from it; without a path, '
+        'resume from the latest checkpoint in the work directory.')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='mixed precision: AmpOptimWrapper on CUDA, bfloat16 autocast '
+        'on CPU')
+    parser.add_argument(
+        '--no-validate',
+        action='store_true',
+        help='do not evaluate checkpoints during training')
+    parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
+        help='scale the learning rate by the actual total batch size over '
+        'auto_scale_lr.base_batch_size')
+    parser.add_argument(
+        '--no-pin-memory',
+        action='store_true',
+        help='disable pin_memory in the dataloaders')
+    parser.add_argument(
+        '--no-persistent-workers',
+        action='store_true',
+        help='disable persistent_workers in the dataloaders')
+    parser.add_argument(
+        '--trust-checkpoint',
+        action='store_true',
+        help='allow a full unpickle of checkpoints that are not plain '
+        'tensors (e.g. written by stock mmpretrain). Only for files you '
+        'trust: unpickling can run arbitrary code.')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings in the config, key=value pairs, e.g. '
+        'train_cfg.max_epochs=10 model.head.num_bits=32')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    # torch.distributed.launch passes --local-rank (torch >= 2.0).
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def merge_args(cfg, args):
+    """Merge command-line arguments into the config."""
+    if args.no_validate:
+        cfg.val_cfg = None
+        cfg.val_dataloader = None
+        cfg.val_evaluator = None
+
+    cfg.launcher = args.launcher
+
+    # work_dir priority: CLI > config file > config name.
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+
+    if args.auto_scale_lr:
+        if 'auto_scale_lr' not in cfg:
+            raise KeyError(
+                '--auto-scale-lr needs auto_scale_lr=dict(base_batch_size=N) '
+                f'in the config {args.config}')
+        cfg.auto_scale_lr.enable = True
+
+    default_dataloader_cfg = ConfigDict(
+        pin_memory=True,
+        persistent_workers=True,
+        collate_fn=dict(type='default_collate'),
+    )
+
+    def set_default_dataloader_cfg(cfg, field):
+        if cfg.get(field, None) is None:
+            return
+        dataloader_cfg = deepcopy(default_dataloader_cfg)
+        dataloader_cfg.update(cfg[field])
+        if dataloader_cfg.get('num_workers', 0) == 0:
+            # persistent_workers=True is an error without workers
+            dataloader_cfg['persistent_workers'] = False
+        cfg[field] = dataloader_cfg
+        if args.no_pin_memory:
+            cfg[field]['pin_memory'] = False
+        if args.no_persistent_workers:
+            cfg[field]['persistent_workers'] = False
+
+    for field in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        set_default_dataloader_cfg(cfg, field)
+
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+
+    # After --cfg-options, so that an edited optim_wrapper is switched too.
+    if args.amp:
+        enable_amp(cfg)
+    return cfg
+
+
+def main():
+    args = parse_args()
+    if args.trust_checkpoint:
+        trust_checkpoints(True)
+
+    cfg = Config.fromfile(args.config)
+    cfg = merge_args(cfg, args)
+    setup_distributed(cfg, args.launcher)
+
+    if 'runner_type' not in cfg:
+        runner = Runner.from_cfg(cfg)
+    else:
+        runner = RUNNERS.build(cfg)
+
+    runner.train()
+    finish_distributed()
+
+
+if __name__ == '__main__':
+    main()
