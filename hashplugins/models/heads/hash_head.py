@@ -7,7 +7,8 @@ from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from ..utils import labels_to_multihot
+from ..utils import (gather_batch, labels_to_multihot,
+                     pad_to_common_width)
 
 _ACTIVATIONS = {
     'tanh': (torch.tanh, 0.),
@@ -37,7 +38,13 @@ class HashHead(BaseModule):
         dropout (float): Dropout after each hidden layer. Defaults to 0.
         losses (dict, optional): ``{name: loss_cfg}``; each loss is called as
             ``loss(codes, multihot_labels)`` and logged as ``loss_<name>``.
-        num_classes (int, optional): Label width, used to validate labels.
+        num_classes (int, optional): Label width, used to validate labels
+            and to give every rank the same label width.
+        gather_across_ranks (bool): Under distributed training, compute the
+            losses over the codes and labels of all ranks' batches, so that
+            8 GPUs x 8 images form the same pairs as 1 GPU x 64 images.
+            Needs ``num_classes`` (equal label widths on all ranks).
+            Defaults to True.
         init_cfg (dict | list, optional): Initialization; N(0, 0.01) weights
             and zero biases for the linear layers by default.
     """
@@ -50,6 +57,7 @@ class HashHead(BaseModule):
                  dropout: float = 0.,
                  losses: Optional[Dict[str, dict]] = None,
                  num_classes: Optional[int] = None,
+                 gather_across_ranks: bool = True,
                  init_cfg: Optional[Union[dict, List[dict]]] = dict(
                      type='Normal', layer='Linear', std=0.01, bias=0.)):
         super().__init__(init_cfg=init_cfg)
@@ -63,6 +71,7 @@ class HashHead(BaseModule):
         self.num_bits = num_bits
         self.activation = activation
         self.num_classes = num_classes
+        self.gather_across_ranks = gather_across_ranks
         layers = []
         width = in_channels
         for hidden in hidden_channels:
@@ -115,6 +124,10 @@ class HashHead(BaseModule):
         """
         labels = labels_to_multihot(data_samples, self.num_classes,
                                     codes.device)
+        if self.gather_across_ranks:
+            codes = gather_batch(codes)
+            labels = gather_batch(pad_to_common_width(labels),
+                                  with_grad=False)
         return {
             f'loss_{name}': loss(codes, labels)
             for name, loss in self.losses.items()
