@@ -1,1 +1,25 @@
+"""Datasets, dataset wrappers and transforms for deep hashing.
+
+Importing this package registers every class below into mmpretrain's
+``DATASETS`` / ``TRANSFORMS`` registries. See ``docs/datasets.md``.
+"""
 from . import transforms
+from .base import Pool, SingleLabelHashingDataset
+from .cifar10 import CIFAR10Hashing
+from .digits import MNIST5kHashing, MNISTHashing, USPSHashing
+from .image_folder import ImageFolderDomain, PACSDomain
+from .list_file import HashingListDataset, parse_hashing_list
+from .query_database import QueryDatabaseDataset
+from .splits import (STANDARD_PROTOCOLS, load_or_create_split,
+                     make_single_label_split)
+from .transfer_pair import TransferPairDataset, transfer_collate
+from .transforms import PackHashInputs
+
+__all__ = [
+    'transforms', 'Pool', 'SingleLabelHashingDataset', 'CIFAR10Hashing',
+    'MNISTHashing', 'USPSHashing', 'MNIST5kHashing', 'ImageFolderDomain',
+    'PACSDomain', 'HashingListDataset', 'parse_hashing_list',
+    'QueryDatabaseDataset', 'STANDARD_PROTOCOLS', 'load_or_create_split',
+    'make_single_label_split', 'PackHashInputs', 'TransferPairDataset',
+    'transfer_collate'
+]

@@ -1,0 +1,8 @@
+# PACS domain 'art_painting'; everything else as in pacs_photo.py.
+_base_ = ['./pacs_photo.py']
+
+domain = 'art_painting'
+train_dataloader = dict(dataset=dict(domain=domain))
+val_dataloader = dict(
+    dataset=dict(query=dict(domain=domain), database=dict(domain=domain)))
+test_dataloader = val_dataloader

@@ -1,0 +1,539 @@
+"""Seeded, saved hashing-protocol splits of single-label image pools.
+
+A deep-hashing benchmark cuts one pool of labelled images into a *query*
+set, a *training* set and a retrieval *database*. Published code often
+draws these at random without saving them (DeepHash-pytorch's CIFAR
+builder), so numbers are not comparable across runs. Here a split is drawn
+once from a seed, written as plain index files, and reloaded afterwards,
+with checks that the files still match the dataset.
+
+Two kinds of protocol (plain dicts, so configs can define their own):
+
+* ``per_class``: ``num_query_per_class`` queries and ``num_train_per_class``
+  training images drawn per class from a seeded permutation of the pool;
+  ``database`` says what is retrieved from:
+
+  - ``'rest'``: everything that is neither query nor training
+    (training images are *not* in the database; CIFAR-10 protocol (a));
+  - ``'rest_plus_train'``: everything but the queries, so the training
+    images are drawn *from* the database (CIFAR-10 protocol (b));
+  - ``'all'``: the whole pool, queries included (queries then retrieve
+    themselves; some unsupervised protocols do this).
+
+  ``num_train_per_class=None`` means "every non-query image" (train is the
+  whole database for ``'rest_plus_train'``); it cannot go with ``'rest'``.
+* ``partition``: fixed, seed-free splits made of named official partitions,
+  e.g. CIFAR-10 protocol (c): ``query='test'``, ``train=database='train'``.
+
+Split directory layout: ``query.txt``, ``train.txt``, ``database.txt`` (one
+0-based pool index per line) and ``meta.json`` (protocol, seed, pool size,
+label and item checksums, counts). Index files list a per-class split in
+the seeded permutation's order, not sorted: the retrieval metric breaks
+Hamming-distance ties by database position, and a class-sorted database
+would make that tie order depend on the label.
+"""
+import hashlib
+import json
+import numbers
+import os
+import os.path as osp
+from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from .cache import cache_root, publish_dir
+
+SPLIT_NAMES = ('query', 'train', 'database')
+DATABASE_MODES = ('rest', 'rest_plus_train', 'all')
+META_FILE = 'meta.json'
+SPLIT_FORMAT_VERSION = 1
+
+Split = Dict[str, np.ndarray]
+
+
+def per_class_protocol(num_query_per_class: int,
+                       num_train_per_class: Optional[int],
+                       database: str = 'rest') -> dict:
+    """Build a ``per_class`` protocol dict (see the module docstring)."""
+    return normalize_protocol(
+        dict(
+            kind='per_class',
+            num_query_per_class=num_query_per_class,
+            num_train_per_class=num_train_per_class,
+            database=database))
+
+
+def partition_protocol(query, train, database) -> dict:
+    """Build a ``partition`` protocol dict; each argument names partitions."""
+    return normalize_protocol(
+        dict(kind='partition', query=query, train=train, database=database))
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def normalize_protocol(spec: Mapping) -> dict:
+    """Validate a protocol dict and return its canonical (JSON-able) form.
+
+    Args:
+        spec (Mapping): ``kind`` ('per_class', the default, or 'partition')
+            and that kind's keys.
+
+    Returns:
+        dict: Canonical protocol; equal protocols compare equal.
+
+    Raises:
+        ValueError: On an unknown kind or key, or a bad value.
+    """
+    if not isinstance(spec, Mapping):
+        raise TypeError(f'protocol must be a name or a dict, got {spec!r}')
+    spec = dict(spec)
+    kind = spec.pop('kind', 'per_class')
+    if kind == 'per_class':
+        allowed = {'num_query_per_class', 'num_train_per_class', 'database'}
+        _check_keys(spec, allowed, kind)
+        nq = spec.get('num_query_per_class')
+        nt = spec.get('num_train_per_class')
+        database = spec.get('database', 'rest')
+        if not _is_int(nq) or nq < 0:
+            raise ValueError('protocol num_query_per_class must be an int '
+                             f'>= 0, got {nq!r}')
+        if nt is not None and (not _is_int(nt) or nt < 0):
+            raise ValueError('protocol num_train_per_class must be an int '
+                             f'>= 0 or None (every non-query image), got '
+                             f'{nt!r}')
+        if database not in DATABASE_MODES:
+            raise ValueError(f'protocol database={database!r} is not one of '
+                             f'{DATABASE_MODES}')
+        if nt is None and database == 'rest':
+            raise ValueError(
+                "protocol num_train_per_class=None (train = every non-query "
+                "image) with database='rest' (database excludes train) "
+                "leaves an empty database; use database='rest_plus_train'")
+        return dict(
+            kind=kind,
+            num_query_per_class=int(nq),
+            num_train_per_class=None if nt is None else int(nt),
+            database=database)
+    if kind == 'partition':
+        _check_keys(spec, set(SPLIT_NAMES), kind)
+        out = dict(kind=kind)
+        for name in SPLIT_NAMES:
+            value = spec.get(name)
+            names = [value] if isinstance(value, str) else value
+            if (not isinstance(names, (list, tuple)) or not names
+                    or not all(isinstance(n, str) for n in names)):
+                raise ValueError(
+                    f'partition protocol key {name!r} must name one or more '
+                    f'partitions, got {value!r}')
+            out[name] = list(names)
+        return out
+    raise ValueError(f"protocol kind {kind!r} is not 'per_class' or "
+                     "'partition'")
+
+
+def _check_keys(spec: Mapping, allowed: set, kind: str) -> None:
+    unknown = sorted(set(spec) - allowed)
+    if unknown:
+        raise ValueError(f'{kind} protocol has unknown key(s) {unknown}; '
+                         f'allowed: {sorted(allowed)}')
+
+
+def protocol_digest(spec: Mapping) -> str:
+    """Short stable hash of a protocol, used to name custom protocols."""
+    blob = json.dumps(normalize_protocol(spec), sort_keys=True)
+    return hashlib.sha1(blob.encode()).hexdigest()[:8]
+
+
+def resolve_protocol(protocol: Union[str, Mapping, None],
+                     table: Mapping[str, Mapping],
+                     default: Optional[str] = None,
+                     aliases: Optional[Mapping[str, str]] = None,
+                     owner: str = 'dataset') -> Tuple[str, dict]:
+    """Turn a protocol name or dict into ``(name, canonical dict)``.
+
+    Args:
+        protocol (str | dict | None): A name from ``table`` (or ``aliases``),
+            a protocol dict, or None for ``default``.
+        table (Mapping): Named protocols of the dataset.
+        default (str, optional): Name used when ``protocol`` is None.
+        aliases (Mapping, optional): Other accepted names -> table names.
+        owner (str): Dataset name, for error messages.
+
+    Returns:
+        tuple: Protocol name (``custom-<hash>`` for dicts) and its dict.
+    """
+    aliases = aliases or {}
+    if protocol is None:
+        protocol = default
+    if isinstance(protocol, str):
+        name = aliases.get(protocol, protocol)
+        if name not in table:
+            known = sorted(set(table) | set(aliases))
+            raise ValueError(f'{owner} has no protocol {protocol!r}; '
+                             f'known protocols: {known}, or pass a dict')
+        return name, normalize_protocol(table[name])
+    if isinstance(protocol, Mapping):
+        return f'custom-{protocol_digest(protocol)}', normalize_protocol(
+            protocol)
+    raise TypeError(f'{owner}: protocol must be a name or a dict, got '
+                    f'{protocol!r}')
+
+
+def _as_labels(labels) -> np.ndarray:
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError('labels must be a 1-D integer array (one class per '
+                         f'image), got shape {labels.shape} dtype '
+                         f'{labels.dtype}')
+    if labels.size and labels.min() < 0:
+        raise ValueError(f'labels must be >= 0, found {labels.min()}')
+    return labels.astype(np.int64)
+
+
+def make_single_label_split(labels: Sequence[int],
+                            num_query_per_class: int,
+                            num_train_per_class: Optional[int],
+                            database: str = 'rest',
+                            seed: int = 0) -> Split:
+    """Draw a per-class query/train/database split of a single-label pool.
+
+    ``np.random.RandomState`` is used on purpose: its stream is frozen by
+    numpy's compatibility policy, so a seed gives the same split on any
+    numpy version (``default_rng`` streams may change).
+
+    Args:
+        labels (Sequence[int]): Class index of every pool image.
+        num_query_per_class (int): Queries drawn per class.
+        num_train_per_class (int | None): Training images per class, drawn
+            from the non-query images; None takes all of them.
+        database (str): 'rest', 'rest_plus_train' or 'all' (module doc).
+        seed (int): Seed of the permutation.
+
+    Returns:
+        dict: 'query', 'train', 'database' -> int64 pool indices, each in
+        the permutation's order.
+
+    Raises:
+        ValueError: If a class has too few images for the protocol.
+    """
+    spec = per_class_protocol(num_query_per_class, num_train_per_class,
+                              database)
+    labels = _as_labels(labels)
+    n = len(labels)
+    perm = np.random.RandomState(seed).permutation(n)
+    is_query = np.zeros(n, bool)
+    is_train = np.zeros(n, bool)
+    nq, nt = spec['num_query_per_class'], spec['num_train_per_class']
+    for c in np.unique(labels):
+        members = perm[labels[perm] == c]  # class c in permutation order
+        need = nq + (nt or 0)
+        if len(members) < need:
+            raise ValueError(
+                f'class {c} has {len(members)} images, fewer than the '
+                f'{need} the protocol needs ({nq} query + {nt or 0} train '
+                'per class); choose smaller per-class counts')
+        is_query[members[:nq]] = True
+        is_train[members[nq:] if nt is None else members[nq:nq + nt]] = True
+    if database == 'rest':
+        is_db = ~(is_query | is_train)
+    elif database == 'rest_plus_train':
+        is_db = ~is_query
+    else:
+        is_db = np.ones(n, bool)
+    return {
+        'query': perm[is_query[perm]],
+        'train': perm[is_train[perm]],
+        'database': perm[is_db[perm]],
+    }
+
+
+def make_partition_split(partitions: Mapping[str, Sequence[int]],
+                         spec: Mapping) -> Split:
+    """Make a fixed split out of named partitions (e.g. official train/test).
+
+    Args:
+        partitions (Mapping): Partition name -> pool indices.
+        spec (Mapping): A ``partition`` protocol.
+
+    Returns:
+        dict: 'query', 'train', 'database' -> int64 pool indices in
+        partition order.
+    """
+    spec = normalize_protocol(spec)
+    out = {}
+    for name in SPLIT_NAMES:
+        parts = []
+        for part in spec[name]:
+            if part not in partitions:
+                raise ValueError(
+                    f'protocol needs partition {part!r} for {name}, but the '
+                    f'dataset has only {sorted(partitions)}')
+            parts.append(np.asarray(partitions[part], dtype=np.int64))
+        out[name] = np.concatenate(parts)
+    return out
+
+
+def make_split(labels,
+               spec: Mapping,
+               seed: int = 0,
+               partitions: Optional[Mapping] = None) -> Split:
+    """Make the split a protocol dict describes (either kind)."""
+    spec = normalize_protocol(spec)
+    if spec['kind'] == 'partition':
+        if partitions is None:
+            raise ValueError('this dataset has no official partitions, so a '
+                             'partition protocol cannot be used; use a '
+                             'per_class protocol')
+        return make_partition_split(partitions, spec)
+    return make_single_label_split(labels, spec['num_query_per_class'],
+                                   spec['num_train_per_class'],
+                                   spec['database'], seed)
+
+
+def validate_split(split: Split,
+                   labels,
+                   spec: Mapping,
+                   partitions: Optional[Mapping] = None,
+                   source: str = 'split') -> None:
+    """Check a split against its protocol; raise ``ValueError`` if broken.
+
+    Checks index range and duplicates in each part, and the protocol's
+    set relations: exact per-class counts, query and train disjoint, and
+    the database being exactly what ``database`` says. Partition splits
+    must equal the partitions. The random choice itself is not re-drawn,
+    so files written by an older numpy still load.
+
+    Args:
+        split (dict): 'query', 'train', 'database' -> pool indices.
+        labels (Sequence[int]): Pool labels.
+        spec (Mapping): The protocol.
+        partitions (Mapping, optional): Needed for partition protocols.
+        source (str): Where the split came from, for messages.
+    """
+    spec = normalize_protocol(spec)
+    labels = _as_labels(labels)
+    n = len(labels)
+    masks = {}
+    for name in SPLIT_NAMES:
+        idx = np.asarray(split[name])
+        if idx.size and (idx.min() < 0 or idx.max() >= n):
+            bad = idx[(idx < 0) | (idx >= n)][0]
+            raise ValueError(f'{source}: {name} index {bad} is outside the '
+                             f'dataset (0..{n - 1})')
+        mask = np.zeros(n, bool)
+        mask[idx] = True
+        if mask.sum() != idx.size:
+            dup = np.flatnonzero(np.bincount(idx, minlength=n) > 1)[0]
+            raise ValueError(f'{source}: {name} lists index {dup} twice')
+        masks[name] = mask
+    if spec['kind'] == 'partition':
+        expected = make_partition_split(partitions or {}, spec)
+        for name in SPLIT_NAMES:
+            if not np.array_equal(
+                    np.sort(expected[name]), np.sort(split[name])):
+                raise ValueError(f'{source}: {name} is not the partition(s) '
+                                 f'{spec[name]} the protocol names')
+        return
+    q, t, db = masks['query'], masks['train'], masks['database']
+    nq, nt = spec['num_query_per_class'], spec['num_train_per_class']
+    classes = np.unique(labels)
+    for name, mask, want in (('query', q, nq), ('train', t, nt)):
+        if want is None:
+            continue
+        counts = np.bincount(labels[mask], minlength=classes.max() + 1)
+        bad = [c for c in classes if counts[c] != want]
+        if bad:
+            raise ValueError(f'{source}: {name} has {counts[bad[0]]} images '
+                             f'of class {bad[0]}, the protocol says {want}')
+    if (q & t).any():
+        raise ValueError(f'{source}: query and train overlap')
+    if nt is None and not np.array_equal(t, ~q):
+        raise ValueError(f'{source}: train must be every non-query image')
+    expected_db = {
+        'rest': ~(q | t),
+        'rest_plus_train': ~q,
+        'all': np.ones(n, bool)
+    }[spec['database']]
+    if not np.array_equal(db, expected_db):
+        raise ValueError(f"{source}: database is not what database="
+                         f"{spec['database']!r} prescribes")
+
+
+def label_checksum(labels) -> str:
+    """SHA-1 of the labels as little-endian int64 (pool identity check)."""
+    arr = np.ascontiguousarray(_as_labels(labels), dtype='<i8')
+    return hashlib.sha1(arr.tobytes()).hexdigest()
+
+
+def items_checksum(items: Optional[Sequence[str]]) -> Optional[str]:
+    """SHA-1 of the ordered item identifiers (e.g. relative image paths)."""
+    if items is None:
+        return None
+    return hashlib.sha1('\n'.join(items).encode()).hexdigest()
+
+
+def default_split_dir(dataset: str, protocol_name: str, seed: int) -> str:
+    """``<cache>/splits/<dataset>/<protocol>_seed<seed>``.
+
+    The cache (``$HASHPLUGINS_CACHE`` or ``~/.cache/hashplugins``) keeps
+    splits out of data folders, which may be read-only and shared.
+    """
+    return osp.join(cache_root(), 'splits', dataset,
+                    f'{protocol_name}_seed{seed}')
+
+
+def write_split(split_dir: str, split: Split, meta: dict) -> None:
+    """Write index files and ``meta.json`` atomically as one directory.
+
+    If ``split_dir`` already holds a complete split (another process won
+    the race), that one is kept.
+    """
+    with publish_dir(split_dir) as tmp:
+        for name in SPLIT_NAMES:
+            with open(osp.join(tmp, f'{name}.txt'), 'w') as f:
+                f.write(''.join(f'{int(i)}\n' for i in split[name]))
+        with open(osp.join(tmp, META_FILE), 'w') as f:
+            json.dump(meta, f, indent=2, sort_keys=True)
+            f.write('\n')
+
+
+def _read_index_file(path: str) -> np.ndarray:
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'split file {path} is missing; the split '
+                                'directory is incomplete, delete it to '
+                                'regenerate')
+    values = []
+    with open(path) as f:
+        for lineno, line in enumerate(f, 1):
+            text = line.strip()
+            if not text.isdigit():
+                raise ValueError(f'{path}:{lineno}: {text[:40]!r} is not a '
+                                 'non-negative integer pool index')
+            values.append(int(text))
+    return np.asarray(values, dtype=np.int64)
+
+
+def read_split(split_dir: str) -> Tuple[Split, dict]:
+    """Read a split directory written by :func:`write_split`.
+
+    Returns:
+        tuple: The split dict and the parsed ``meta.json``.
+    """
+    meta_path = osp.join(split_dir, META_FILE)
+    if not osp.isfile(meta_path):
+        raise FileNotFoundError(
+            f'{meta_path} is missing: {split_dir} is not a complete split '
+            'directory; delete it (or pass an empty/new split_dir)')
+    with open(meta_path) as f:
+        try:
+            meta = json.load(f)
+        except json.JSONDecodeError as e:
+            raise ValueError(f'{meta_path} is not valid JSON: {e}') from e
+    split = {
+        name: _read_index_file(osp.join(split_dir, f'{name}.txt'))
+        for name in SPLIT_NAMES
+    }
+    return split, meta
+
+
+def split_meta(dataset: str,
+               protocol_name: str,
+               spec: Mapping,
+               seed: int,
+               labels,
+               items=None,
+               split: Optional[Split] = None) -> dict:
+    """The ``meta.json`` content identifying a split and its pool."""
+    meta = dict(
+        format=SPLIT_FORMAT_VERSION,
+        dataset=dataset,
+        protocol_name=protocol_name,
+        protocol=normalize_protocol(spec),
+        seed=int(seed),
+        num_samples=int(len(labels)),
+        label_sha1=label_checksum(labels),
+        items_sha1=items_checksum(items))
+    if split is not None:
+        meta['counts'] = {k: int(len(v)) for k, v in split.items()}
+    return meta
+
+
+# Keys that must agree between a stored split and the dataset loading it.
+_IDENTITY_KEYS = ('protocol', 'seed', 'num_samples', 'label_sha1',
+                  'items_sha1')
+
+
+def load_or_create_split(split_dir: Optional[str],
+                         name: str,
+                         labels,
+                         protocol: Mapping,
+                         seed: int = 0,
+                         partitions: Optional[Mapping] = None,
+                         items: Optional[Sequence[str]] = None,
+                         protocol_name: Optional[str] = None) -> Split:
+    """Load the saved split of a pool, or draw and save it first.
+
+    Args:
+        split_dir (str, optional): Split directory; None uses
+            :func:`default_split_dir`.
+        name (str): Dataset name (cache sub-folder, recorded in meta).
+        labels (Sequence[int]): Pool labels, in pool order.
+        protocol (Mapping): Protocol dict.
+        seed (int): Split seed.
+        partitions (Mapping, optional): Official partitions of the pool.
+        items (Sequence[str], optional): Ordered item identifiers (relative
+            paths), so a folder whose file list changed is caught.
+        protocol_name (str, optional): Name for the directory and meta;
+            default ``custom-<hash>``.
+
+    Returns:
+        dict: 'query', 'train', 'database' -> int64 pool indices.
+
+    Raises:
+        ValueError: If the stored split was made for another pool,
+            protocol or seed, or its files are corrupt.
+    """
+    spec = normalize_protocol(protocol)
+    protocol_name = protocol_name or f'custom-{protocol_digest(spec)}'
+    if split_dir is None:
+        split_dir = default_split_dir(name, protocol_name, seed)
+    split_dir = osp.abspath(osp.expanduser(split_dir))
+    want = split_meta(name, protocol_name, spec, seed, labels, items)
+    if not osp.isdir(split_dir) or not os.listdir(split_dir):
+        split = make_split(labels, spec, seed, partitions)
+        validate_split(
+            split, labels, spec, partitions, source=f'new split for {name}')
+        write_split(
+            split_dir, split,
+            split_meta(name, protocol_name, spec, seed, labels, items, split))
+    split, meta = read_split(split_dir)
+    for key in _IDENTITY_KEYS:
+        if meta.get(key) != want[key]:
+            raise ValueError(
+                f'{osp.join(split_dir, META_FILE)} does not match this '
+                f'dataset: it records {key}={meta.get(key)!r}, the dataset '
+                f'({name}) gives {want[key]!r}. The split was made for '
+                f'another dataset, protocol or seed; delete {split_dir} to '
+                'draw a fresh split, or pass another split_dir.')
+    for part, count in meta.get('counts', {}).items():
+        if part in split and len(split[part]) != count:
+            raise ValueError(f'{split_dir}/{part}.txt has {len(split[part])} '
+                             f'lines, meta.json records {count}')
+    validate_split(split, labels, spec, partitions, source=split_dir)
+    return split
+
+
+# The three CIFAR-10 hashing protocols (DESIGN: spec/methods.md §1.5), also
+# used for other pools that come as an official train/test partition
+# (MNIST, USPS). Per-class counts are CIFAR-10's; 'c' is seed-free.
+STANDARD_PROTOCOLS = {
+    # 100 query + 500 train per class; database = the rest (train excluded)
+    'a': per_class_protocol(100, 500, 'rest'),
+    # 100 query per class; database = all but queries; train 500 per class
+    # drawn from the database
+    'b': per_class_protocol(100, 500, 'rest_plus_train'),
+    # official test set = query; official training set = train = database
+    'c': partition_protocol(query='test', train='train', database='train'),
+}
