@@ -1,0 +1,159 @@
+"""Binary codes: validation, binarization and bit packing.
+
+A code of ``B`` bits is held three ways in this package:
+
+* **±1 array** ``(n, B)`` (numpy or torch), the public input format.
+  Float codes are binarized with ``>= 0``, so ``sign(0)`` maps to ``+1``
+  (the network's ``tanh`` output can be passed as is). Integer codes must
+  already be ``-1``/``+1``; bool codes mean ``True = +1``.
+* **packed bytes** ``(n, ceil(B / 8))`` ``uint8``: bit ``i`` of the code is
+  bit ``7 - i % 8`` of byte ``i // 8`` (``np.packbits`` order), ``+1 -> 1``,
+  unused trailing bits are 0. This is what the metric collects and what
+  the codes file stores.
+* **words** ``(W, n)`` ``uint64``: the packed bytes zero-padded to a
+  multiple of 8 bytes and viewed as 64-bit words, one contiguous row per
+  word so that Hamming distances are one XOR and one popcount per word.
+"""
+from typing import Union
+
+import numpy as np
+
+try:  # torch is optional for this module: numpy inputs never need it
+    import torch
+except ImportError:  # pragma: no cover
+    torch = None
+
+ArrayLike = Union[np.ndarray, 'torch.Tensor']
+
+
+def is_tensor(x) -> bool:
+    """Whether ``x`` is a torch tensor (False when torch is absent)."""
+    return torch is not None and isinstance(x, torch.Tensor)
+
+
+def binarize(codes: ArrayLike, name: str = 'codes') -> ArrayLike:
+    """Turn codes into a bool array, ``True`` where the bit is ``+1``.
+
+    Args:
+        codes: ``(n, B)`` codes. Floats are binarized with ``>= 0``
+            (``sign(0) -> +1``); NaN is an error. Integers must be ``-1`` or
+            ``+1``: a ``0`` is refused because ``0/1`` bits would silently
+            become all ``+1``. Bools are taken as bits (``True = +1``).
+        name: Name used in error messages.
+
+    Returns:
+        ``(n, B)`` bool array of the same kind (numpy or torch, same
+        device) as the input.
+    """
+    if codes.ndim != 2:
+        raise ValueError(f'{name} must be 2-D (n, bits); got shape '
+                         f'{tuple(codes.shape)}')
+    if codes.shape[1] < 1:
+        raise ValueError(f'{name} must have at least one bit')
+    if is_tensor(codes):
+        if codes.dtype == torch.bool:
+            return codes
+        if codes.is_floating_point():
+            if torch.isnan(codes).any():
+                raise ValueError(f'{name} contains NaN')
+            return codes >= 0
+        bad = (codes != 1) & (codes != -1)
+    else:
+        codes = np.asarray(codes)
+        if codes.dtype == np.bool_:
+            return codes
+        if np.issubdtype(codes.dtype, np.floating):
+            if np.isnan(codes).any():
+                raise ValueError(f'{name} contains NaN')
+            return codes >= 0
+        if not np.issubdtype(codes.dtype, np.integer):
+            raise TypeError(f'{name} must be float, integer or bool; got '
+                            f'{codes.dtype}')
+        bad = (codes != 1) & (codes != -1)
+    if bad.any():
+        raise ValueError(
+            f'integer {name} must hold only -1 and +1; found other values '
+            '(0/1 bits? pass them as a bool array or as 2 * bits - 1)')
+    return codes > 0
+
+
+def pack_codes(codes: ArrayLike) -> np.ndarray:
+    """Pack ±1 codes into bytes, 1 bit per code bit.
+
+    Args:
+        codes: ``(n, B)`` ±1 (or float, or bool) codes, numpy or torch.
+
+    Returns:
+        ``(n, ceil(B / 8))`` ``uint8`` numpy array (``np.packbits`` order,
+        ``+1 -> 1``, trailing pad bits 0).
+    """
+    bits = binarize(codes)
+    if is_tensor(bits):
+        bits = bits.cpu().numpy()
+    return np.packbits(bits, axis=1)
+
+
+def unpack_codes(packed: np.ndarray, num_bits: int) -> np.ndarray:
+    """Inverse of :func:`pack_codes`.
+
+    Args:
+        packed: ``(n, ceil(num_bits / 8))`` ``uint8`` array.
+        num_bits: Code length ``B``.
+
+    Returns:
+        ``(n, num_bits)`` ``int8`` array of ``-1``/``+1``.
+    """
+    packed = check_packed(packed, num_bits)
+    bits = np.unpackbits(packed, axis=1, count=num_bits)
+    return (bits.astype(np.int8) << 1) - 1
+
+
+def check_packed(packed: np.ndarray,
+                 num_bits: int,
+                 name: str = 'packed codes') -> np.ndarray:
+    """Validate a packed code array and return it as contiguous ``uint8``.
+
+    Args:
+        packed: Candidate ``(n, ceil(num_bits / 8))`` ``uint8`` array.
+        num_bits: Code length ``B`` (positive).
+        name: Name used in error messages.
+
+    Returns:
+        The array, C-contiguous.
+    """
+    if int(num_bits) != num_bits or num_bits < 1:
+        raise ValueError(f'num_bits must be a positive integer; got '
+                         f'{num_bits!r}')
+    packed = np.asarray(packed)
+    width = (int(num_bits) + 7) // 8
+    if packed.dtype != np.uint8 or packed.ndim != 2 \
+            or packed.shape[1] != width:
+        raise ValueError(
+            f'{name} must be a (n, {width}) uint8 array for {num_bits} bits;'
+            f' got {packed.dtype} of shape {packed.shape}')
+    pad = width * 8 - int(num_bits)
+    if pad and (packed[:, -1] & np.uint8((1 << pad) - 1)).any():
+        raise ValueError(f'{name} have non-zero padding bits beyond bit '
+                         f'{num_bits}: they were not packed by pack_codes '
+                         'or num_bits is wrong')
+    return np.ascontiguousarray(packed)
+
+
+def packed_to_words(packed: np.ndarray) -> np.ndarray:
+    """View packed codes as 64-bit words for popcount distances.
+
+    Zero padding bytes do not change Hamming distances (``0 xor 0 = 0``).
+
+    Args:
+        packed: ``(n, nbytes)`` ``uint8`` array.
+
+    Returns:
+        ``(W, n)`` C-contiguous ``uint64`` array, ``W = ceil(nbytes / 8)``;
+        row ``w`` holds word ``w`` of every code, so a query is compared
+        with the whole database by one vector operation per word.
+    """
+    n, nbytes = packed.shape
+    num_words = (nbytes + 7) // 8
+    padded = np.zeros((n, num_words * 8), dtype=np.uint8)
+    padded[:, :nbytes] = packed
+    return np.ascontiguousarray(padded.view(np.uint64).T)

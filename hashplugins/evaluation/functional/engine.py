@@ -1,0 +1,80 @@
+"""One pass over the queries, block by block, shared by every metric.
+
+:func:`run_pass` validates the inputs, picks a backend (numpy on the CPU,
+torch on the codes' device), and feeds each block's
+:class:`~.stats.BlockStats` to every :class:`~.stats.Request`.
+"""
+from typing import List, Optional, Sequence
+
+from .codes import ArrayLike, is_tensor
+from .numpy_backend import numpy_block_stats
+from .relevance import prepare_labels
+from .stats import Request
+
+BACKENDS = ('auto', 'numpy', 'torch')
+
+
+def _check_inputs(query_codes, db_codes, query_labels, db_labels):
+    for name, codes in (('query codes', query_codes), ('database codes',
+                                                       db_codes)):
+        if len(codes.shape) != 2:
+            raise ValueError(f'{name} must be 2-D (n, bits); got shape '
+                             f'{tuple(codes.shape)}')
+        if codes.shape[0] == 0:
+            raise ValueError(f'{name} are empty')
+    if query_codes.shape[1] != db_codes.shape[1]:
+        raise ValueError(f'query codes have {query_codes.shape[1]} bits but '
+                         f'database codes have {db_codes.shape[1]}')
+    for name, codes, labels in (('query', query_codes, query_labels),
+                                ('database', db_codes, db_labels)):
+        if len(labels) != codes.shape[0]:
+            raise ValueError(f'{len(labels)} {name} labels for '
+                             f'{codes.shape[0]} {name} codes')
+
+
+def run_pass(query_codes: ArrayLike,
+             db_codes: ArrayLike,
+             query_labels: ArrayLike,
+             db_labels: ArrayLike,
+             requests: Sequence[Request],
+             backend: str = 'auto',
+             block_size: Optional[int] = None,
+             max_candidates: int = 1 << 21) -> List[dict]:
+    """Feed every block of queries to every request; return their results.
+
+    Args:
+        query_codes: ``(Q, B)`` ±1 codes (numpy or torch).
+        db_codes: ``(N, B)`` ±1 codes.
+        query_labels: ``(Q,)`` class ids or ``(Q, C)`` 0/1 matrix.
+        db_labels: ``(N,)`` class ids or ``(N, C)`` 0/1 matrix.
+        requests: The metrics to compute.
+        backend: ``'numpy'`` (CPU), ``'torch'`` (the codes' device, CPU
+            included) or ``'auto'`` (torch for tensors on an accelerator,
+            numpy otherwise).
+        block_size: Queries per block; default keeps the distance block
+            near 32 MB (numpy) or 256 MB (torch).
+        max_candidates: Ranked-prefix items handled at once (numpy).
+
+    Returns:
+        One dict per request, in order.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f'backend must be one of {BACKENDS}; got '
+                         f'{backend!r}')
+    _check_inputs(query_codes, db_codes, query_labels, db_labels)
+    labels = prepare_labels(query_labels, db_labels)
+    on_device = any(
+        is_tensor(c) and c.device.type != 'cpu'
+        for c in (query_codes, db_codes))
+    if backend == 'torch' or (backend == 'auto' and on_device):
+        # Imported here so that numpy-only use never needs torch.
+        from .torch_backend import torch_block_stats
+        blocks = torch_block_stats(query_codes, db_codes, labels, requests,
+                                   block_size)
+    else:
+        blocks = numpy_block_stats(query_codes, db_codes, labels, requests,
+                                   block_size, max_candidates)
+    for stats in blocks:
+        for request in requests:
+            request.update(stats)
+    return [request.result() for request in requests]
