@@ -10,8 +10,8 @@ from .digits import MNIST5kHashing, MNISTHashing, USPSHashing
 from .image_folder import ImageFolderDomain, PACSDomain
 from .list_file import HashingListDataset, parse_hashing_list
 from .query_database import QueryDatabaseDataset
-from .splits import (STANDARD_PROTOCOLS, load_or_create_split,
-                     make_single_label_split)
+from .protocols import STANDARD_PROTOCOLS, per_class_protocol
+from .splits import load_or_create_split, make_single_label_split
 from .transfer_pair import TransferPairDataset, transfer_collate
 from .transforms import PackHashInputs
 
@@ -19,7 +19,7 @@ __all__ = [
     'transforms', 'Pool', 'SingleLabelHashingDataset', 'CIFAR10Hashing',
     'MNISTHashing', 'USPSHashing', 'MNIST5kHashing', 'ImageFolderDomain',
     'PACSDomain', 'HashingListDataset', 'parse_hashing_list',
-    'QueryDatabaseDataset', 'STANDARD_PROTOCOLS', 'load_or_create_split',
-    'make_single_label_split', 'PackHashInputs', 'TransferPairDataset',
-    'transfer_collate'
+    'QueryDatabaseDataset', 'STANDARD_PROTOCOLS', 'per_class_protocol',
+    'load_or_create_split', 'make_single_label_split', 'PackHashInputs',
+    'TransferPairDataset', 'transfer_collate'
 ]

@@ -16,12 +16,14 @@ over directly, so their pipelines must not start with
 ``LoadImageFromFile``; file-based pools need it.
 """
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 from mmpretrain.datasets import BaseDataset
 
-from .splits import load_or_create_split, resolve_protocol
+from .protocols import resolve_protocol
+from .splits import Split, load_or_create_split
+from .utils import pipeline_loads_files
 
 SPLITS = ('train', 'query', 'database', 'all')
 
@@ -49,16 +51,6 @@ class Pool:
     images: Optional[np.ndarray] = None
     partitions: Optional[Dict[str, np.ndarray]] = None
     items: Optional[List[str]] = None
-
-
-def pipeline_loads_files(pipeline: Sequence) -> bool:
-    """Whether a pipeline (configs or transforms) contains a file loader."""
-    for t in pipeline:
-        name = t.get('type', '') if isinstance(t, dict) else type(t).__name__
-        name = name if isinstance(name, str) else getattr(name, '__name__', '')
-        if name.split('.')[-1] == 'LoadImageFromFile':
-            return True
-    return False
 
 
 class SingleLabelHashingDataset(BaseDataset):
@@ -124,11 +116,10 @@ class SingleLabelHashingDataset(BaseDataset):
         """Read the whole pool (subclasses implement)."""
         raise NotImplementedError
 
-    def select_indices(self, pool: Pool) -> np.ndarray:
-        """Pool indices of this dataset's split (saved split files)."""
-        if self.split == 'all':
-            return np.arange(len(pool.labels))
-        split = load_or_create_split(
+    def load_split(self, pool: Pool) -> Split:
+        """The saved split of ``pool`` by this dataset's protocol and seed
+        (drawn and written on first use)."""
+        return load_or_create_split(
             self.split_dir,
             pool.name,
             pool.labels,
@@ -137,7 +128,12 @@ class SingleLabelHashingDataset(BaseDataset):
             partitions=pool.partitions,
             items=pool.items,
             protocol_name=self.protocol_name)
-        return split[self.split]
+
+    def select_indices(self, pool: Pool) -> np.ndarray:
+        """Pool indices of this dataset's split (or all for 'all')."""
+        if self.split == 'all':
+            return np.arange(len(pool.labels))
+        return self.load_split(pool)[self.split]
 
     def load_data_list(self) -> List[dict]:
         """Load the pool, cut the split, and build the data infos."""
@@ -152,8 +148,14 @@ class SingleLabelHashingDataset(BaseDataset):
                 f'{tuple(classes)}')
         self.pool_size = len(pool.labels)
         self._images = pool.images
+        indices = self.select_indices(pool)
+        if len(indices) == 0:
+            # mmengine cannot serialize an empty dataset; say why it is.
+            raise ValueError(
+                f'{type(self).__name__}: split={self.split!r} is empty under '
+                f'protocol {self.protocol_name} {self.protocol}')
         infos = []
-        for i in self.select_indices(pool):
+        for i in indices:
             info = dict(pool_index=int(i), gt_label=int(pool.labels[i]))
             if pool.img_paths is not None:
                 info['img_path'] = pool.img_paths[i]

@@ -26,7 +26,7 @@ from mmpretrain.registry import DATASETS
 from .archive import resolve_root
 from .base import Pool, SingleLabelHashingDataset
 from .image_folder import scan_class_folders
-from .splits import STANDARD_PROTOCOLS
+from .protocols import STANDARD_PROTOCOLS
 
 TRAIN_BATCHES = tuple(f'data_batch_{i}' for i in range(1, 6))
 TEST_BATCH = 'test_batch'

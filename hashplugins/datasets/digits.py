@@ -27,7 +27,7 @@ import numpy as np
 from mmpretrain.registry import DATASETS
 
 from .base import Pool, SingleLabelHashingDataset
-from .splits import STANDARD_PROTOCOLS, per_class_protocol
+from .protocols import STANDARD_PROTOCOLS, per_class_protocol
 
 DIGIT_CLASSES = tuple(str(d) for d in range(10))
 MNIST_FILES = {

@@ -15,7 +15,7 @@ from mmpretrain.registry import DATASETS
 
 from .archive import resolve_root
 from .base import Pool, SingleLabelHashingDataset
-from .splits import per_class_protocol
+from .protocols import per_class_protocol
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.ppm', '.pgm', '.tif',
                   '.tiff', '.webp')

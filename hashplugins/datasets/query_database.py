@@ -13,21 +13,13 @@ from typing import List, Union
 from mmengine.dataset import Compose
 from mmpretrain.registry import DATASETS, TRANSFORMS
 
-from .base import pipeline_loads_files
+from .utils import build_dataset, pipeline_loads_files
 
 SPLIT_TAGS = ('query', 'database')
 
 
 def _build(cfg, role: str):
-    if isinstance(cfg, dict):
-        dataset = DATASETS.build(cfg)
-    elif hasattr(cfg, 'get_data_info') and hasattr(cfg, '__len__'):
-        dataset = cfg
-    else:
-        raise TypeError(f'QueryDatabaseDataset: {role} must be a dataset '
-                        f'config dict or a dataset, got {type(cfg)}')
-    if hasattr(dataset, 'full_init'):
-        dataset.full_init()
+    dataset = build_dataset(cfg, 'QueryDatabaseDataset', role)
     transforms = getattr(getattr(dataset, 'pipeline', None), 'transforms', [])
     if transforms:
         warnings.warn(

@@ -10,8 +10,8 @@ from mmpretrain.registry import DATASETS
 
 from hashplugins.datasets import CIFAR10Hashing
 from hashplugins.datasets.cifar10 import read_cifar_batch
-from hashplugins.datasets.splits import (STANDARD_PROTOCOLS,
-                                         load_or_create_split)
+from hashplugins.datasets.protocols import STANDARD_PROTOCOLS
+from hashplugins.datasets.splits import load_or_create_split
 
 CLASSES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog',
            'horse', 'ship', 'truck')

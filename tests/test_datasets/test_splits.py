@@ -5,6 +5,7 @@ import os
 import numpy as np
 import pytest
 
+from hashplugins.datasets import protocols as P
 from hashplugins.datasets import splits as S
 from hashplugins.datasets.cache import publish_dir
 
@@ -55,7 +56,7 @@ def test_seeded_and_not_class_sorted():
     a = S.make_single_label_split(LABELS, 3, 10, 'rest', seed=5)
     b = S.make_single_label_split(LABELS, 3, 10, 'rest', seed=5)
     c = S.make_single_label_split(LABELS, 3, 10, 'rest', seed=6)
-    for name in S.SPLIT_NAMES:
+    for name in P.SPLIT_NAMES:
         np.testing.assert_array_equal(a[name], b[name])
     assert _sets(a)['query'] != _sets(c)['query']
     # Permutation order: the database does not follow the class order, so
@@ -72,34 +73,34 @@ def test_too_few_images_names_the_class():
 
 def test_partition_protocol():
     parts = {'train': np.arange(200), 'test': np.arange(200, 240)}
-    split = S.make_split(LABELS, S.STANDARD_PROTOCOLS['c'], 0, parts)
+    split = S.make_split(LABELS, P.STANDARD_PROTOCOLS['c'], 0, parts)
     np.testing.assert_array_equal(split['query'], np.arange(200, 240))
     np.testing.assert_array_equal(split['train'], np.arange(200))
     np.testing.assert_array_equal(split['database'], np.arange(200))
     with pytest.raises(ValueError, match='no official partitions'):
-        S.make_split(LABELS, S.STANDARD_PROTOCOLS['c'], 0, None)
+        S.make_split(LABELS, P.STANDARD_PROTOCOLS['c'], 0, None)
     with pytest.raises(ValueError, match="partition 'test'"):
-        S.make_split(LABELS, S.STANDARD_PROTOCOLS['c'], 0,
+        S.make_split(LABELS, P.STANDARD_PROTOCOLS['c'], 0,
                      {'train': np.arange(240)})
 
 
 def test_protocol_resolution():
-    table = S.STANDARD_PROTOCOLS
+    table = P.STANDARD_PROTOCOLS
     aliases = {'cifar10-1': 'b'}
-    assert S.resolve_protocol('cifar10-1', table, 'a', aliases)[0] == 'b'
-    assert S.resolve_protocol(None, table, 'a')[0] == 'a'
+    assert P.resolve_protocol('cifar10-1', table, 'a', aliases)[0] == 'b'
+    assert P.resolve_protocol(None, table, 'a')[0] == 'a'
     with pytest.raises(ValueError, match="no protocol 'zz'.*known"):
-        S.resolve_protocol('zz', table, 'a', owner='X')
-    name, spec = S.resolve_protocol(
+        P.resolve_protocol('zz', table, 'a', owner='X')
+    name, spec = P.resolve_protocol(
         dict(num_query_per_class=1, num_train_per_class=2), table)
     assert name.startswith('custom-') and spec['database'] == 'rest'
     with pytest.raises(ValueError, match="unknown key.*'typo'"):
-        S.normalize_protocol(dict(num_query_per_class=1, typo=2))
+        P.normalize_protocol(dict(num_query_per_class=1, typo=2))
     with pytest.raises(ValueError, match='database='):
-        S.per_class_protocol(1, 1, 'everything')
+        P.per_class_protocol(1, 1, 'everything')
 
 
-SPEC = S.per_class_protocol(3, 10, 'rest')
+SPEC = P.per_class_protocol(3, 10, 'rest')
 
 
 def _read(folder):
@@ -115,7 +116,7 @@ def test_split_files_written_and_reloaded(tmp_path):
     again = S.load_or_create_split(str(d1), 'toy', LABELS, SPEC, seed=1)
     S.load_or_create_split(str(d2), 'toy', LABELS, SPEC, seed=1)
     S.load_or_create_split(str(d3), 'toy', LABELS, SPEC, seed=2)
-    for name in S.SPLIT_NAMES:
+    for name in P.SPLIT_NAMES:
         np.testing.assert_array_equal(first[name], again[name])
     assert _read(d1) == _read(d2)  # same seed -> identical files
     assert _read(d1)['query.txt'] != _read(d3)['query.txt']
@@ -138,7 +139,7 @@ def test_default_split_dir_in_cache(tmp_cache):
 @pytest.mark.parametrize('change, key', [
     (dict(labels=np.roll(LABELS, 1)), 'label_sha1'),
     (dict(seed=9), 'seed'),
-    (dict(protocol=S.per_class_protocol(3, 10, 'rest_plus_train')),
+    (dict(protocol=P.per_class_protocol(3, 10, 'rest_plus_train')),
      'protocol'),
     (dict(labels=LABELS[:-6]), 'num_samples'),
 ])

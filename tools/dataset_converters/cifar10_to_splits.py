@@ -41,25 +41,18 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     from hashplugins.datasets import CIFAR10Hashing
-    from hashplugins.datasets.splits import load_or_create_split
 
-    # split='all' + lazy_init: only the pool is read, no split is drawn.
+    # split='all' + lazy_init: only the pool is read, no split is drawn yet.
     dataset = CIFAR10Hashing(
         data_root=args.data_root,
         split='all',
         protocol=args.protocol,
+        seed=args.seed,
+        split_dir=args.out_dir,
         order_file=args.order_file,
         lazy_init=True)
     pool = dataset.load_pool()
-    split = load_or_create_split(
-        args.out_dir,
-        pool.name,
-        pool.labels,
-        dataset.protocol,
-        args.seed,
-        partitions=pool.partitions,
-        items=pool.items,
-        protocol_name=dataset.protocol_name)
+    split = dataset.load_split(pool)
     print(f'{pool.name}: {len(pool.labels)} images, protocol '
           f'{dataset.protocol_name} {dataset.protocol}, seed {args.seed}')
     for name, idx in split.items():

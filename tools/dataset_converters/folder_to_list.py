@@ -79,8 +79,9 @@ def main(argv=None) -> int:
     from hashplugins.datasets import ImageFolderDomain
     from hashplugins.datasets.cache import atomic_write_text
     from hashplugins.datasets.image_folder import scan_class_folders
-    from hashplugins.datasets.splits import (make_split, per_class_protocol,
-                                             resolve_protocol, validate_split)
+    from hashplugins.datasets.protocols import (per_class_protocol,
+                                                resolve_protocol)
+    from hashplugins.datasets.splits import make_split, validate_split
 
     if not osp.isdir(args.root):
         raise FileNotFoundError(f'root={args.root} is not a folder')
