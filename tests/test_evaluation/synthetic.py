@@ -45,3 +45,22 @@ def make_problem(seed,
     q_codes = make_codes(rng, q_labels, bits, structured, flip, prototypes)
     db_codes = make_codes(rng, db_labels, bits, structured, flip, prototypes)
     return q_codes, db_codes, q_labels, db_labels
+
+
+def metric_samples(q_codes, db_codes, q_labels, db_labels):
+    """Per-sample dicts as mmengine's Evaluator hands them to
+    ``HammingRetrievalMetric.process``: queries first (sample_idx 0..Q-1),
+    then the database, each with its label indices."""
+    import torch
+
+    samples = []
+    for split, codes, labels in (('query', q_codes, q_labels),
+                                 ('database', db_codes, db_labels)):
+        for code, label in zip(codes, labels):
+            samples.append(
+                dict(
+                    hash_code=torch.tensor(code, dtype=torch.float32),
+                    gt_label=torch.as_tensor(np.flatnonzero(label)),
+                    split=split,
+                    sample_idx=len(samples)))
+    return samples

@@ -1,1 +1,3 @@
+from .hamming_retrieval import HammingRetrievalMetric
 
+__all__ = ['HammingRetrievalMetric']
