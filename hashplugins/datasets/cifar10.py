@@ -13,7 +13,6 @@ DeepHash-pytorch names in brackets):
   query set, the 50,000 training images are both train and database.
 """
 import codecs
-import os
 import os.path as osp
 import pickle
 from typing import Dict, List, Optional, Tuple
@@ -25,7 +24,7 @@ from mmpretrain.registry import DATASETS
 
 from .archive import resolve_root
 from .base import Pool, SingleLabelHashingDataset
-from .image_folder import scan_class_folders
+from .image_folder import list_class_dirs, scan_class_folders
 from .protocols import STANDARD_PROTOCOLS
 
 TRAIN_BATCHES = tuple(f'data_batch_{i}' for i in range(1, 6))
@@ -229,8 +228,7 @@ class CIFAR10Hashing(SingleLabelHashingDataset):
         scanned = {}
         for part in ('train', 'test'):
             root = osp.join(self._folder, part)
-            found = tuple(
-                sorted(e.name for e in os.scandir(root) if e.is_dir()))
+            found = tuple(list_class_dirs(root))
             if found != tuple(sorted(classes)):
                 raise ValueError(f'{root} has class folders {found}; CIFAR-10 '
                                  f'needs {classes}')

@@ -49,6 +49,14 @@ def test_multi_label_and_no_num_classes():
     assert 'gt_score' not in out['data_samples']
 
 
+def test_no_positive_label():
+    # A list line kept with allow_empty_labels=True: relevant to nothing.
+    out = TRANSFORMS.build(dict(type='PackHashInputs', num_classes=3))(
+        _results(gt_label=[]))
+    assert out['data_samples'].gt_label.tolist() == []
+    assert out['data_samples'].gt_score.tolist() == [0.0, 0.0, 0.0]
+
+
 def test_absent_tags_are_not_invented():
     r = _results()
     for key in ('split', 'domain', 'img_path'):

@@ -76,9 +76,10 @@ def test_class_mismatch_is_refused(root, image_tree):
 
 
 def test_empty_part_is_refused(root):
-    no_query = dict(num_query_per_class=0, num_train_per_class=3,
-                    database='rest')
-    with pytest.raises(ValueError, match="split='query' is empty under protocol custom-"):
+    no_query = dict(
+        num_query_per_class=0, num_train_per_class=3, database='rest')
+    with pytest.raises(
+            ValueError, match="split='query' is empty under protocol custom-"):
         QueryDatabaseDataset(
             query=_part(root, 'query', protocol=no_query),
             database=_part(root, 'database', protocol=no_query))

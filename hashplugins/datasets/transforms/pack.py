@@ -63,6 +63,8 @@ class PackHashInputs(PackInputs):
         value = results['gt_label']
         arr = np.asarray(
             value.numpy() if isinstance(value, torch.Tensor) else value)
+        if arr.size == 0:
+            arr = arr.astype(np.int64)  # [] (an all-zero list line) is float
         if arr.dtype == object or not (np.issubdtype(arr.dtype, np.integer)
                                        and arr.ndim <= 1):
             raise ValueError(
