@@ -1,3 +1,4 @@
+from .dadh_code_update_hook import DADHCodeUpdateHook
 from .weights_only_checkpoint_hook import WeightsOnlyCheckpointHook
 
 __all__ = ['WeightsOnlyCheckpointHook']

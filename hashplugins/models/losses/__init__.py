@@ -1,6 +1,12 @@
 from .pairwise_logistic_loss import (PairwiseLogisticLoss,
                                      pairwise_logistic_loss)
 from .quantization_loss import HashQuantizationLoss, quantization_loss
+from .asymmetric_pairwise_loss import (AsymmetricInnerProductLoss,
+                                       AsymmetricPairwiseLogisticLoss,
+                                       asymmetric_inner_product_loss,
+                                       similarity_affine)
+from .bit_balance_loss import BitBalanceLoss
+from .feature_code_gap_loss import FeatureCodeGapLoss
 
 __all__ = [
     'PairwiseLogisticLoss', 'pairwise_logistic_loss', 'HashQuantizationLoss',

@@ -10,7 +10,8 @@ from ..utils import label_similarity
 def pairwise_logistic_loss(codes: torch.Tensor,
                            similarity: torch.Tensor,
                            scale: float = 0.5,
-                           include_self_pairs: bool = True) -> torch.Tensor:
+                           include_self_pairs: bool = True,
+                           targets: torch.Tensor = None) -> torch.Tensor:
     r"""Negative log-likelihood of pairwise labels given code inner products.
 
     .. math::
@@ -20,18 +21,27 @@ def pairwise_logistic_loss(codes: torch.Tensor,
 
     This is DPSH's likelihood term (Li et al., IJCAI 2016), with
     ``scale = 1/2``. ``log(1 + e^x)`` is evaluated stably as softplus.
+    With ``targets`` (asymmetric hashing, e.g. DADH) the pairs are
+    :math:`\Theta_{ij} = \text{scale}\cdot u_i^\top v_j` between ``codes``
+    and ``targets``.
 
     Args:
         codes (torch.Tensor): Continuous codes, shape (N, B).
         similarity (torch.Tensor): (N, N) pairwise labels in {0, 1}.
         scale (float): Factor on the inner product. Defaults to 0.5.
         include_self_pairs (bool): Whether the N diagonal pairs (i, i) count,
-            as in DeepHash-pytorch's DPSH. Defaults to True.
+            as in DeepHash-pytorch's DPSH. Defaults to True. Must be True
+            with ``targets`` (there is no diagonal to leave out).
+        targets (torch.Tensor, optional): (M, B) codes v of the other side
+            of each pair; ``similarity`` is then (N, M). Defaults to None
+            (pairs within ``codes``).
 
     Returns:
         torch.Tensor: Scalar loss, the mean over the counted ordered pairs.
     """
-    theta = scale * codes @ codes.t()
+    if targets is not None and not include_self_pairs:
+        raise ValueError('include_self_pairs=False needs targets=None')
+    theta = scale * codes @ (codes if targets is None else targets).t()
     nll = F.softplus(theta) - similarity * theta
     if include_self_pairs:
         return nll.mean()

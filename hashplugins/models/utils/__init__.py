@@ -1,4 +1,10 @@
 from .gather import gather_batch, pad_to_common_width
 from .similarity import label_similarity, labels_to_multihot
+from .blockwise_similarity import (label_patterns, similar_pair_count,
+                                   similarity_matmul)
+from .discrete_code_update import (QuadraticCodeObjective, closed_form_update,
+                                   dcc_update, inner_product_code_objective,
+                                   logistic_code_objective,
+                                   logistic_code_surrogate)
 
 __all__ = ['gather_batch', 'pad_to_common_width', 'label_similarity', 'labels_to_multihot']

@@ -1,0 +1,201 @@
+"""DualAsymmetricHasher: construction errors, the per-stream losses, the
+alternation with one optimizer per stream, test-time coding, the B-step and
+loading B/buffers into a fresh model."""
+import pytest
+import torch
+from mmengine.optim import OptimWrapper, OptimWrapperDict
+from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample
+
+import hashplugins  # noqa: F401
+from hashplugins.models.utils import label_similarity
+
+torch.set_num_threads(1)
+K, N = 6, 12
+
+
+def _stream(bits=K, activation='identity'):
+    return dict(
+        backbone=dict(type='LeNet5'),
+        head=dict(type='HashHead', in_channels=120, num_bits=bits,
+                  activation=activation))
+
+
+def _model(two=True, **kwargs):
+    cfg = dict(type='DualAsymmetricHasher', stream_f=_stream(),
+               stream_g=_stream() if two else None, num_classes=3)
+    cfg.update(kwargs)
+    model = MODELS.build(cfg)
+    labels = torch.nn.functional.one_hot(torch.arange(N) % 3, 3).float()
+    model.attach_training_set(labels, torch.arange(N) + 100)
+    return model
+
+
+def _batch(indices, split=None):
+    g = torch.Generator().manual_seed(int(sum(indices)))
+    samples = []
+    for i in indices:
+        s = DataSample(metainfo=dict(sample_idx=i, pool_index=i + 100))
+        if split:
+            s.set_metainfo(dict(split=split))
+        samples.append(s.set_gt_label(i % 3))
+    return dict(inputs=torch.rand(len(indices), 1, 32, 32, generator=g) * 255,
+                data_samples=samples)
+
+
+def _wrappers(model):
+    return OptimWrapperDict(**{
+        f'stream_{name}': OptimWrapper(
+            torch.optim.SGD(stream.parameters(), lr=0.1))
+        for name, stream in model.streams.items()
+    })
+
+
+def test_build_errors():
+    with pytest.raises(ValueError, match='activation="identity"'):
+        MODELS.build(dict(type='DualAsymmetricHasher',
+                          stream_f=_stream(activation='tanh')))
+    with pytest.raises(ValueError, match='stream_g has 8'):
+        MODELS.build(dict(type='DualAsymmetricHasher', stream_f=_stream(),
+                          stream_g=_stream(bits=8)))
+    with pytest.raises(ValueError, match='query_code'):
+        MODELS.build(dict(type='DualAsymmetricHasher', stream_f=_stream(),
+                          query_code='g'))
+    with pytest.raises(TypeError, match='code_loss must be'):
+        MODELS.build(dict(type='DualAsymmetricHasher', stream_f=_stream(),
+                          code_loss=dict(type='BitBalanceLoss')))
+
+
+def test_attach_initialises_once_and_needs_a_training_set():
+    model = _model()
+    assert model.codes.shape == (N, K) and model.outputs_g.shape == (N, K)
+    assert set(model.codes.unique().tolist()) == {-1., 1.}
+    codes = model.codes.clone()
+    assert not model.attach_training_set(model.train_labels.clone(),
+                                         model.train_ids.clone())
+    assert torch.equal(model.codes, codes)
+    fresh = MODELS.build(dict(type='DualAsymmetricHasher',
+                              stream_f=_stream()))
+    with pytest.raises(RuntimeError, match='DADHCodeUpdateHook'):
+        fresh.train_step(_batch([0, 1]), None)
+
+
+@pytest.mark.parametrize('normalization', ['objective', 'per_term'])
+def test_stream_losses_recompute(normalization):
+    model = _model(loss_normalization=normalization)
+    model.outputs_g.normal_()
+    batch = _batch([0, 4, 5])
+    inputs = model.data_preprocessor(batch, True)['inputs']
+    idx = torch.tensor([0, 4, 5])
+    losses = model.stream_losses('f', inputs, idx)
+    raw = model.stream_f(inputs, mode='tensor')
+    assert torch.equal(model.outputs_f[idx], raw.detach())  # buffer updated
+    soft, other = raw.tanh(), model.outputs_g.tanh()
+    sim = label_similarity(model.train_labels[idx], model.train_labels)
+    theta = 0.5 * soft @ other.t()
+    pair = 10. * (torch.nn.functional.softplus(theta) - sim * theta).mean()
+    code = ((soft @ model.codes.t() - K * (2 * sim - 1))**2).mean()
+    n = 3
+    gap_avg, bal_avg = (n * N, n * N) if normalization == 'objective' else (
+        n, N * N)
+    gap = 100. * (raw - model.codes[idx]).pow(2).sum() / gap_avg
+    balance = 10. * model.outputs_f.sum(0).pow(2).sum() / bal_avg
+    for key, value in dict(pair=pair, code=code, gap=gap,
+                           balance=balance).items():
+        assert torch.allclose(losses[f'loss_{key}_f'], value, rtol=1e-5), key
+
+
+def _params(stream):
+    return torch.cat([p.detach().flatten() for p in stream.parameters()])
+
+
+@pytest.mark.parametrize('alternation', ['epoch', 'iter', 'joint'])
+def test_alternation_updates_only_the_active_streams(alternation):
+    model = _model(alternation=alternation)
+    wrappers = _wrappers(model)
+    schedule = {  # (epoch, iter) -> streams expected to move
+        'epoch': [((0, 0), 'f'), ((0, 1), 'f'), ((1, 2), 'g')],
+        'iter': [((0, 0), 'f'), ((0, 1), 'g'), ((1, 2), 'f')],
+        'joint': [((0, 0), 'fg'), ((1, 1), 'fg')],
+    }[alternation]
+    for (epoch, it), moving in schedule:
+        model.set_train_progress(epoch, it)
+        before = {n: _params(s) for n, s in model.streams.items()}
+        outputs_before = {n: model.outputs(n).clone() for n in model.streams}
+        log = model.train_step(_batch([it, it + 3]), wrappers)
+        assert torch.isfinite(log['loss'])
+        for name, stream in model.streams.items():
+            moved = not torch.equal(before[name], _params(stream))
+            assert moved == (name in moving), (epoch, it, name)
+            assert (not torch.equal(outputs_before[name],
+                                    model.outputs(name))) == (name in moving)
+            assert any(k.endswith(f'_{name}') for k in log) == (name
+                                                                in moving)
+
+
+def test_single_optimizer_only_for_joint_or_single_stream():
+    model = _model(alternation='epoch')
+    single = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
+    with pytest.raises(ValueError, match='one optimizer per stream'):
+        model.train_step(_batch([0, 1]), single)
+    ablation = _model(two=False)
+    log = ablation.train_step(
+        _batch([0, 1]),
+        OptimWrapper(torch.optim.SGD(ablation.parameters(), lr=0.1)))
+    assert 'loss_pair_f' in log and not any(k.endswith('_g') for k in log)
+    with pytest.raises(KeyError, match='stream_g'):
+        model.set_train_progress(1, 0)
+        model.train_step(_batch([0, 1]), OptimWrapperDict(
+            stream_f=OptimWrapper(torch.optim.SGD(
+                model.stream_f.parameters(), lr=0.1))))
+
+
+def test_predict_sources_and_learned_database_codes():
+    model = _model(query_code='f', database_code='sum',
+                   learned_database_codes=True).eval()
+    batch = _batch([0, 1, 2])
+    inputs = model.data_preprocessor(batch, False)['inputs']
+    f = model.stream_f(inputs, mode='tensor')
+    g = model.stream_g(inputs, mode='tensor')
+    sign = lambda x: torch.where(x >= 0, 1., -1.)  # noqa: E731
+    queries = model.predict(inputs, _batch([0, 1, 2], 'query')['data_samples'])
+    assert torch.equal(torch.stack([s.hash_code for s in queries]), sign(f))
+    # database items 0..2 are training items (pool_index 100..102): rows of B
+    db = _batch([0, 1, 2], 'database')['data_samples']
+    db[2].set_metainfo(dict(pool_index=7))  # not a training item: network
+    codes = torch.stack([s.hash_code for s in model.predict(inputs, db)])
+    assert torch.equal(codes[:2], model.codes[:2])
+    assert torch.equal(codes[2], sign(f + g)[2])
+    assert torch.equal(model(inputs), f)
+
+
+def test_update_codes_lowers_the_objective():
+    for code_loss in [dict(type='AsymmetricInnerProductLoss',
+                           similarity='balanced'),
+                      dict(type='AsymmetricPairwiseLogisticLoss')]:
+        model = _model(code_loss=code_loss)
+        model.outputs_f.normal_()
+        model.outputs_g.normal_()
+        stats = model.update_codes('dcc', sweeps=2)
+        assert stats['objective_after'] <= stats['objective_before']
+        assert 0 < stats['changed_bits'] <= 1
+        closed = model.update_codes('closed_form')
+        assert closed['objective_before'] == pytest.approx(
+            stats['objective_after'], rel=1e-9)
+
+
+def test_fresh_model_loads_b_and_buffers_from_a_state_dict():
+    model = _model(num_classes=None)
+    model.outputs_f.normal_()
+    model.update_codes()
+    fresh = MODELS.build(dict(type='DualAsymmetricHasher', stream_f=_stream(),
+                              stream_g=_stream()))
+    assert fresh.num_train == 0
+    fresh.load_state_dict(model.state_dict())
+    for name in ('codes', 'outputs_f', 'outputs_g', 'train_labels',
+                 'train_ids'):
+        assert torch.equal(getattr(fresh, name), getattr(model, name)), name
+    wrong_bits = MODELS.build(dict(type='DualAsymmetricHasher',
+                                   stream_f=_stream(bits=K + 1)))
+    with pytest.raises(RuntimeError, match='size mismatch'):
+        wrong_bits.load_state_dict(model.state_dict(), strict=False)
