@@ -146,3 +146,14 @@ def test_torch_backend_is_identical(problem, tie_break, zero_hit):
                 np.testing.assert_array_equal(got[name][key], value[key])
         else:
             assert got[name] == value, name
+
+
+def test_torch_backend_takes_numpy_inputs_and_a_device():
+    q, d, ql, dl = make_problem(2, 24, multi_label=True)
+    kwargs = dict(metrics=('mAP', 'P@N'), topk=(None, 30))
+    expected = hamming_retrieval_metrics(q, d, ql, dl, **kwargs)
+    assert hamming_retrieval_metrics(
+        q, d, ql, dl, backend='torch', **kwargs) == expected
+    assert hamming_retrieval_metrics(
+        q, d, ql, dl, device=torch.device('cpu'), **kwargs) == expected
+

@@ -1,5 +1,6 @@
 """HammingRetrievalMetric: registry, per-sample collection, ordering by
 sample_idx, names, files, and errors."""
+import inspect
 import json
 import os.path as osp
 
@@ -19,10 +20,16 @@ from hashplugins.evaluation.metrics import hamming_retrieval
 from .synthetic import make_problem, metric_samples
 
 CFG = dict(
-    metrics=('mAP', 'MAP@H', 'P@H', 'R@H', 'P@N'),
+    items=('mAP', 'MAP@H', 'P@H', 'R@H', 'P@N'),
     topk=(None, 10),
     radius=2,
     precision_at=(5, 50))
+
+
+def _plain(q, d, ql, dl, items, **kwargs):
+    """The functional layer's numbers (it calls ``items`` ``metrics``)."""
+    out = hamming_retrieval_metrics(q, d, ql, dl, metrics=items, **kwargs)
+    return {f'hashing/{k}': v for k, v in out.items()}
 
 
 def _run(metric, samples, batch=4):
@@ -45,9 +52,8 @@ def test_matches_functional_layer(multi, policies):
             tie_break=tie_break,
             **CFG))
     got = _run(metric, metric_samples(q, d, ql, dl))
-    expected = hamming_retrieval_metrics(
+    assert got == _plain(
         q, d, ql, dl, zero_hit=zero_hit, tie_break=tie_break, **CFG)
-    assert got == {f'hashing/{k}': v for k, v in expected.items()}
     assert list(got) == [
         'hashing/mAP@all', 'hashing/mAP@10', 'hashing/MAP@H<=2',
         'hashing/P@H<=2', 'hashing/R@H<=2', 'hashing/P@5', 'hashing/P@50'
@@ -64,8 +70,7 @@ def test_order_comes_from_sample_idx_and_zero_maps_to_plus_one():
     rng = np.random.default_rng(0)
     shuffled = [samples[i] for i in rng.permutation(len(samples))]
     assert _run(HammingRetrievalMetric(**CFG), shuffled) == expected
-    plain = hamming_retrieval_metrics(q, d, ql, dl, **CFG)
-    assert expected == {f'hashing/{k}': v for k, v in plain.items()}
+    assert expected == _plain(q, d, ql, dl, **CFG)
 
 
 def test_data_samples_through_evaluator():
@@ -80,8 +85,7 @@ def test_data_samples_through_evaluator():
     evaluator.process(samples[:10])
     evaluator.process(samples[10:])
     got = evaluator.evaluate(len(samples))
-    plain = hamming_retrieval_metrics(q, d, ql, dl, **CFG)
-    assert got == {f'hashing/{k}': v for k, v in plain.items()}
+    assert got == _plain(q, d, ql, dl, **CFG)
 
 
 def test_writes_codes_and_curves(tmp_path, monkeypatch):
@@ -92,7 +96,7 @@ def test_writes_codes_and_curves(tmp_path, monkeypatch):
         8, 16, num_query=9, num_db=40, multi_label=True)
     out_file = str(tmp_path / 'codes.npz')
     metric = HammingRetrievalMetric(
-        metrics=('mAP', 'PR'),
+        items=('mAP', 'PR'),
         out_dir=str(tmp_path),
         out_file=out_file,
         pr_topn=(1, 5, 40))
@@ -114,11 +118,18 @@ def test_writes_codes_and_curves(tmp_path, monkeypatch):
         assert json.load(f)['num_database'] == 40
 
 
+def test_no_metrics_argument():
+    # mmengine's Runner takes an evaluator dict with a ``metrics`` key for an
+    # Evaluator config, so the metric's own list is called ``items``.
+    assert 'metrics' not in inspect.signature(
+        HammingRetrievalMetric).parameters
+
+
 def test_errors():
     q, d, ql, dl = make_problem(9, 8, num_query=4, num_db=10)
     samples = metric_samples(q, d, ql, dl)
     with pytest.raises(ValueError, match='unknown metrics'):
-        HammingRetrievalMetric(metrics=('mAP', 'NDCG'))
+        HammingRetrievalMetric(items=('mAP', 'NDCG'))
     with pytest.raises(ValueError, match='tie_break'):
         HammingRetrievalMetric(tie_break='random')
     with pytest.raises(KeyError, match='"split"'):

@@ -17,7 +17,7 @@ from hashplugins.evaluation.metrics import HammingRetrievalMetric
 from .synthetic import make_problem, metric_samples
 
 CFG = dict(
-    metrics=('mAP', 'MAP@H', 'P@H', 'P@N'),
+    items=('mAP', 'MAP@H', 'P@H', 'P@N'),
     topk=(None, 9),
     radius=2,
     precision_at=(4, ),

@@ -98,12 +98,6 @@ def main(argv=None):
     args = parse_args(argv)
     data = load_codes(args.codes)
     q_codes, db_codes = data.unpacked()
-    backend = 'numpy'
-    if args.device != 'cpu':
-        import torch
-        q_codes = torch.from_numpy(q_codes).to(args.device)
-        db_codes = torch.from_numpy(db_codes).to(args.device)
-        backend = 'torch'
     start = time.perf_counter()
     results = hamming_retrieval_metrics(
         q_codes,
@@ -117,7 +111,7 @@ def main(argv=None):
         pr_topn=args.pr_topn,
         zero_hit=args.zero_hit,
         tie_break=args.tie_break,
-        backend=backend)
+        device=args.device)
     seconds = time.perf_counter() - start
     print(f'{args.codes}: {len(q_codes)} queries, {len(db_codes)} database '
           f'items, {data.num_bits} bits, {data.query_labels.shape[1]} '

@@ -23,7 +23,7 @@ from typing import Optional
 import numpy as np
 
 from .codes import ArrayLike
-from .engine import run_pass
+from .engine import run_request
 from .ranking import check_tie_break
 from .stats import (PerQueryRequest, check_radius, check_topk, check_zero_hit,
                     cumulative, safe_divide, topk_name)
@@ -166,12 +166,8 @@ def mean_average_precision(query_codes: ArrayLike,
         mAP@K in ``[0, 1]``.
     """
     request = MeanAPRequest(topk, zero_hit, tie_break)
-    (result, ) = run_pass(
-        query_codes,
-        db_codes,
-        query_labels,
-        db_labels, [request],
-        backend=backend)
+    result = run_request(request, query_codes, db_codes, query_labels,
+                         db_labels, backend)
     return result[request.name]
 
 
@@ -203,10 +199,6 @@ def map_within_radius(query_codes: ArrayLike,
         MAP@H<=r in ``[0, 1]``.
     """
     request = RadiusMAPRequest(radius, zero_hit, tie_break)
-    (result, ) = run_pass(
-        query_codes,
-        db_codes,
-        query_labels,
-        db_labels, [request],
-        backend=backend)
+    result = run_request(request, query_codes, db_codes, query_labels,
+                         db_labels, backend)
     return result[request.name]

@@ -39,7 +39,8 @@ def run_pass(query_codes: ArrayLike,
              requests: Sequence[Request],
              backend: str = 'auto',
              block_size: Optional[int] = None,
-             max_candidates: int = 1 << 21) -> List[dict]:
+             max_candidates: int = 1 << 21,
+             device: Optional[str] = None) -> List[dict]:
     """Feed every block of queries to every request; return their results.
 
     Args:
@@ -54,6 +55,9 @@ def run_pass(query_codes: ArrayLike,
         block_size: Queries per block; default keeps the distance block
             near 32 MB (numpy) or 256 MB (torch).
         max_candidates: Ranked-prefix items handled at once (numpy).
+        device: A torch device (e.g. ``'cuda'``) to compute on with the
+            torch backend, moving the codes there; ``None`` or ``'cpu'``
+            leaves the choice to ``backend``.
 
     Returns:
         One dict per request, in order.
@@ -66,11 +70,13 @@ def run_pass(query_codes: ArrayLike,
     on_device = any(
         is_tensor(c) and c.device.type != 'cpu'
         for c in (query_codes, db_codes))
+    if device is not None and str(device).split(':')[0] != 'cpu':
+        backend = 'torch'
     if backend == 'torch' or (backend == 'auto' and on_device):
         # Imported here so that numpy-only use never needs torch.
         from .torch_backend import torch_block_stats
         blocks = torch_block_stats(query_codes, db_codes, labels, requests,
-                                   block_size)
+                                   block_size, device)
     else:
         blocks = numpy_block_stats(query_codes, db_codes, labels, requests,
                                    block_size, max_candidates)
@@ -78,3 +84,18 @@ def run_pass(query_codes: ArrayLike,
         for request in requests:
             request.update(stats)
     return [request.result() for request in requests]
+
+
+def run_request(request: Request,
+                query_codes: ArrayLike,
+                db_codes: ArrayLike,
+                query_labels: ArrayLike,
+                db_labels: ArrayLike,
+                backend: str = 'auto') -> dict:
+    """:func:`run_pass` with a single request; returns its result."""
+    return run_pass(
+        query_codes,
+        db_codes,
+        query_labels,
+        db_labels, [request],
+        backend=backend)[0]

@@ -36,7 +36,8 @@ def hamming_retrieval_metrics(query_codes: ArrayLike,
                               zero_hit: str = 'zero',
                               tie_break: str = 'index',
                               backend: str = 'auto',
-                              block_size: Optional[int] = None) -> dict:
+                              block_size: Optional[int] = None,
+                              device: Optional[str] = None) -> dict:
     """Compute a set of Hamming-ranking retrieval metrics.
 
     Args:
@@ -64,6 +65,8 @@ def hamming_retrieval_metrics(query_codes: ArrayLike,
         tie_break: ``'index'`` or ``'average'``.
         backend: ``'auto'``, ``'numpy'`` or ``'torch'``.
         block_size: Queries per block (memory bound); default automatic.
+        device: Torch device to compute on (e.g. ``'cuda'``); ``None`` or
+            ``'cpu'``: as ``backend`` decides.
 
     Returns:
         ``{name: float}`` for the scalar metrics (names such as
@@ -114,6 +117,7 @@ def hamming_retrieval_metrics(query_codes: ArrayLike,
             db_labels,
             requests,
             backend=backend,
-            block_size=block_size):
+            block_size=block_size,
+            device=device):
         merged.update(result)
     return {name: merged[name] for name in wanted}

@@ -60,11 +60,15 @@ def _histograms(dist: np.ndarray, labels: LabelIndex, start: int,
         np.int16 if 2 * num_buckets <= 1 << 15 else np.int32
     relevant = np.empty(num_db, dtype=bool)
     key = np.empty(num_db, dtype=key_dtype)
+    # Typed scalar and a same-width view: the ufuncs then run in the key's
+    # dtype instead of int64 followed by a cast.
+    offset = key_dtype(num_buckets)
+    rel_view = relevant.view(np.uint8)
     hist_all = np.empty((len(dist), num_buckets), dtype=np.int64)
     hist_rel = np.empty_like(hist_all)
     for i, row in enumerate(dist):
         labels.relevant_row(start + i, relevant)
-        np.multiply(relevant, num_buckets, out=key, casting='unsafe')
+        np.multiply(rel_view, offset, out=key, casting='unsafe')
         np.add(key, row, out=key, casting='unsafe')
         counts = bincount(key, 2 * num_buckets)
         hist_rel[i] = counts[num_buckets:]

@@ -22,7 +22,7 @@ from typing import Optional, Sequence, Tuple
 import numpy as np
 
 from .codes import ArrayLike
-from .engine import run_pass
+from .engine import run_request
 from .ranking import check_tie_break, prefix_cutoff
 from .stats import (PerQueryRequest, check_radius, cumulative, safe_divide)
 
@@ -165,12 +165,9 @@ def precision_recall_within_radius(
     Returns:
         ``(precision, recall)``; an empty ball has precision 0.
     """
-    (out, ) = run_pass(
-        query_codes,
-        db_codes,
-        query_labels,
-        db_labels, [RadiusPRRequest([radius])],
-        backend=backend)
+    out = run_request(
+        RadiusPRRequest([radius]), query_codes, db_codes, query_labels,
+        db_labels, backend)
     return out[f'P@H<={radius}'], out[f'R@H<={radius}']
 
 
@@ -194,12 +191,8 @@ def precision_at_n(query_codes: ArrayLike,
         ``(len(ns),)`` float64 array.
     """
     request = TopNRequest(ns, tie_break, curve=True)
-    (out, ) = run_pass(
-        query_codes,
-        db_codes,
-        query_labels,
-        db_labels, [request],
-        backend=backend)
+    out = run_request(request, query_codes, db_codes, query_labels, db_labels,
+                      backend)
     return out['pr_by_topn']['precision']
 
 
@@ -219,12 +212,9 @@ def pr_curve_by_radius(query_codes: ArrayLike,
         ``dict(radius, precision, recall)`` of ``(B + 1,)`` arrays (empty
         balls count as precision 0).
     """
-    (out, ) = run_pass(
-        query_codes,
-        db_codes,
-        query_labels,
-        db_labels, [RadiusPRRequest(None)],
-        backend=backend)
+    out = run_request(
+        RadiusPRRequest(None), query_codes, db_codes, query_labels, db_labels,
+        backend)
     return out['pr_by_radius']
 
 
@@ -249,10 +239,6 @@ def pr_curve_by_topn(query_codes: ArrayLike,
     """
     request = TopNRequest(
         DEFAULT_TOPN if ns is None else ns, tie_break, curve=True)
-    (out, ) = run_pass(
-        query_codes,
-        db_codes,
-        query_labels,
-        db_labels, [request],
-        backend=backend)
+    out = run_request(request, query_codes, db_codes, query_labels, db_labels,
+                      backend)
     return out['pr_by_topn']

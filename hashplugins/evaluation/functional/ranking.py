@@ -79,11 +79,13 @@ def ranked_prefix(dist: np.ndarray, hist_all: np.ndarray,
     num_rows, num_db = dist.shape
     num_buckets = hist_all.shape[1]
     length = np.minimum(np.asarray(length, dtype=np.int64), num_db)
-    bucket, _ = prefix_cutoff(hist_all, np.maximum(length, 1))
+    bucket, before_cut = prefix_cutoff(hist_all, np.maximum(length, 1))
+    touched = before_cut + hist_all[np.arange(num_rows), bucket]
     # Same dtype as ``dist`` keeps the comparison vectorized; rows with
     # length 0 yield a few items at bucket 0, dropped by ``keep`` below.
     flat = np.flatnonzero(dist <= bucket.astype(dist.dtype)[:, None])
-    rows = flat // num_db
+    # flat is sorted and row i holds touched[i] items: no division needed.
+    rows = np.repeat(np.arange(num_rows), touched)
     num_keys = num_rows * num_buckets
     # A 16-bit key is radix-sorted by numpy (linear time, stable).
     key_dtype = np.uint16 if num_keys <= 1 << 16 else np.int64

@@ -55,8 +55,12 @@ def _as_tensor(codes, device) -> torch.Tensor:
     return torch.from_numpy(np.asarray(codes)).to(device)
 
 
-def torch_block_stats(query_codes, db_codes, labels: LabelIndex, requests,
-                      block_size: Optional[int]) -> Iterator[BlockStats]:
+def torch_block_stats(query_codes,
+                      db_codes,
+                      labels: LabelIndex,
+                      requests,
+                      block_size: Optional[int],
+                      device: Optional[str] = None) -> Iterator[BlockStats]:
     """Yield the :class:`BlockStats` of each block of queries.
 
     Args:
@@ -67,9 +71,17 @@ def torch_block_stats(query_codes, db_codes, labels: LabelIndex, requests,
         requests: The requests (asked which ranked prefix they need).
         block_size: Queries per block; default keeps the int64 keys of a
             block near 256 MB.
+        device: Where to compute; default the codes' device (CPU for
+            numpy codes).
     """
-    device = db_codes.device if is_tensor(db_codes) else \
-        query_codes.device if is_tensor(query_codes) else torch.device('cpu')
+    if device is not None:
+        device = torch.device(device)
+    elif is_tensor(db_codes):
+        device = db_codes.device
+    elif is_tensor(query_codes):
+        device = query_codes.device
+    else:
+        device = torch.device('cpu')
     num_bits = int(db_codes.shape[1])
     dtype = torch_code_dtype(device, num_bits)
     queries = to_pm1_tensor(_as_tensor(query_codes, device), dtype)

@@ -51,7 +51,7 @@ class HammingRetrievalMetric(BaseMetric):
     relevant items retrieved; empty Hamming ball: precision and AP 0.
 
     Args:
-        metrics: Any of ``'mAP'`` (``mAP@K`` for each ``topk``),
+        items: Any of ``'mAP'`` (``mAP@K`` for each ``topk``),
             ``'MAP@H'`` (``MAP@H<=r``), ``'P@H'``, ``'R@H'`` (precision and
             recall within radius ``r``), ``'P@N'``, ``'R@N'`` (at each
             ``precision_at``), ``'PR'`` (PR curves by radius and by number
@@ -82,7 +82,7 @@ class HammingRetrievalMetric(BaseMetric):
     Examples:
         >>> val_evaluator = dict(
         ...     type='HammingRetrievalMetric',
-        ...     metrics=('mAP', 'MAP@H', 'P@H', 'P@N', 'PR'),
+        ...     items=('mAP', 'MAP@H', 'P@H', 'P@N', 'PR'),
         ...     topk=(None, 1000), radius=2, precision_at=(100, 1000))
         # logs hashing/mAP@all, hashing/mAP@1000, hashing/MAP@H<=2,
         # hashing/P@H<=2, hashing/P@100, hashing/P@1000
@@ -90,7 +90,7 @@ class HammingRetrievalMetric(BaseMetric):
     default_prefix = 'hashing'
 
     def __init__(self,
-                 metrics: Sequence[str] = ('mAP', ),
+                 items: Sequence[str] = ('mAP', ),
                  topk: Union[None, int, Sequence[Optional[int]]] = (None, ),
                  radius: Union[int, Sequence[int]] = 2,
                  precision_at: Union[int, Sequence[int]] = (100, 1000),
@@ -108,8 +108,10 @@ class HammingRetrievalMetric(BaseMetric):
             collect_device=collect_device,
             prefix=prefix,
             collect_dir=collect_dir)
-        metrics = (metrics, ) if isinstance(metrics, str) else tuple(metrics)
-        unknown = [m for m in metrics if m not in METRIC_FAMILIES]
+        # Named ``items`` as in mmpretrain's metrics: mmengine's Runner reads
+        # an evaluator dict with a ``metrics`` key as an Evaluator config.
+        items = (items, ) if isinstance(items, str) else tuple(items)
+        unknown = [m for m in items if m not in METRIC_FAMILIES]
         if unknown:
             raise ValueError(f'unknown metrics {unknown}; choose from '
                              f'{METRIC_FAMILIES}')
@@ -119,7 +121,7 @@ class HammingRetrievalMetric(BaseMetric):
         if tie_break not in TIE_POLICIES:
             raise ValueError(f'tie_break must be one of {TIE_POLICIES}; got '
                              f'{tie_break!r}')
-        self.metrics = metrics
+        self.items = items
         self.topk = topk
         self.radius = radius
         self.precision_at = precision_at
@@ -191,25 +193,19 @@ class HammingRetrievalMetric(BaseMetric):
         q_labels, db_labels, width = self._labels(queries, database)
         q_codes = unpack_codes(q_packed, num_bits)
         db_codes = unpack_codes(db_packed, num_bits)
-        backend = 'numpy'
-        if self.device != 'cpu':
-            import torch
-            q_codes = torch.from_numpy(q_codes).to(self.device)
-            db_codes = torch.from_numpy(db_codes).to(self.device)
-            backend = 'torch'
         values = hamming_retrieval_metrics(
             q_codes,
             db_codes,
             q_labels,
             db_labels,
-            metrics=self.metrics,
+            metrics=self.items,
             topk=self.topk,
             radius=self.radius,
             precision_at=self.precision_at,
             pr_topn=self.pr_topn,
             zero_hit=self.zero_hit,
             tie_break=self.tie_break,
-            backend=backend)
+            device=self.device)
         info = dict(
             num_bits=num_bits,
             tie_break=self.tie_break,
@@ -224,12 +220,12 @@ class HammingRetrievalMetric(BaseMetric):
                 label_matrix(q_labels, width),
                 label_matrix(db_labels, width),
                 num_bits,
-                meta=dict(info, metrics=list(self.metrics)),
+                meta=dict(info, metrics=list(self.items)),
                 query_index=q_index,
                 db_index=db_index)
             print_log(
                 f'Codes and labels saved to {self.out_file}', logger='current')
-        if 'PR' in self.metrics:
+        if 'PR' in self.items:
             self._write_curves(values, info)
         return {
             k: float(v)
