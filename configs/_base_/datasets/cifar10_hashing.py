@@ -73,5 +73,5 @@ test_dataloader = val_dataloader
 
 # CIFAR-10 convention: mAP over the whole database (mAP@all).
 val_evaluator = dict(
-    type='HammingRetrievalMetric', metrics=('mAP', ), topk=(None, ))
+    type='HammingRetrievalMetric', items=('mAP', ), topk=(None, ))
 test_evaluator = val_evaluator

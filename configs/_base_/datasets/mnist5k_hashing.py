@@ -53,5 +53,5 @@ test_dataloader = val_dataloader
 
 # Small single-label set: mAP over the whole database.
 val_evaluator = dict(
-    type='HammingRetrievalMetric', metrics=('mAP', ), topk=(None, ))
+    type='HammingRetrievalMetric', items=('mAP', ), topk=(None, ))
 test_evaluator = val_evaluator

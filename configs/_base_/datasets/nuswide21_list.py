@@ -66,5 +66,5 @@ test_dataloader = val_dataloader
 
 # NUS-WIDE convention: mAP over the top 5,000 (relevant = a shared concept).
 val_evaluator = dict(
-    type='HammingRetrievalMetric', metrics=('mAP', ), topk=(5000, ))
+    type='HammingRetrievalMetric', items=('mAP', ), topk=(5000, ))
 test_evaluator = val_evaluator

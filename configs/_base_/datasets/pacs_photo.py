@@ -75,5 +75,5 @@ test_dataloader = val_dataloader
 # Single-label, small database: mAP@all; TAH-style configs add the
 # radius-2 metrics.
 val_evaluator = dict(
-    type='HammingRetrievalMetric', metrics=('mAP', ), topk=(None, ))
+    type='HammingRetrievalMetric', items=('mAP', ), topk=(None, ))
 test_evaluator = val_evaluator

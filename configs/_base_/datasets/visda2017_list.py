@@ -94,5 +94,5 @@ test_dataloader = val_dataloader
 # TAH's headline metric is MAP within Hamming radius 2 (set by the TAH
 # configs); mAP@all is the dataset-level default.
 val_evaluator = dict(
-    type='HammingRetrievalMetric', metrics=('mAP', ), topk=(None, ))
+    type='HammingRetrievalMetric', items=('mAP', ), topk=(None, ))
 test_evaluator = val_evaluator
