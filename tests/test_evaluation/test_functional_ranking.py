@@ -75,5 +75,5 @@ def test_metric_names_and_selection():
         'pr_by_radius', 'pr_by_topn'
     ]
     assert set(out['pr_by_topn']) == {'n', 'precision', 'recall'}
-    with pytest.raises(ValueError, match='unknown metrics'):
+    with pytest.raises(ValueError, match='must be one of'):
         hamming_retrieval_metrics(q, d, ql, dl, metrics=('NDCG', ))

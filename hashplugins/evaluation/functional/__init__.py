@@ -10,7 +10,8 @@ from .average_precision import (MeanAPRequest, RadiusMAPRequest,
                                 map_within_radius, mean_average_precision)
 from .codes import binarize, pack_codes, unpack_codes
 from .engine import run_pass
-from .evaluate import METRIC_FAMILIES, hamming_retrieval_metrics
+from .evaluate import (METRIC_FAMILIES, build_requests,
+                       hamming_retrieval_metrics)
 from .hamming import hamming_distance
 from .io import load_codes, save_codes
 from .precision_recall import (DEFAULT_TOPN, RadiusPRRequest, TopNRequest,
@@ -25,8 +26,8 @@ __all__ = [
     'hamming_ranking', 'label_matrix', 'relevance_matrix',
     'mean_average_precision', 'map_within_radius',
     'precision_recall_within_radius', 'precision_at_n', 'pr_curve_by_radius',
-    'pr_curve_by_topn', 'hamming_retrieval_metrics', 'run_pass', 'save_codes',
-    'load_codes', 'METRIC_FAMILIES', 'TIE_POLICIES', 'ZERO_HIT_POLICIES',
-    'DEFAULT_TOPN', 'BlockStats', 'Request', 'MeanAPRequest',
-    'RadiusMAPRequest', 'RadiusPRRequest', 'TopNRequest'
+    'pr_curve_by_topn', 'hamming_retrieval_metrics', 'build_requests',
+    'run_pass', 'save_codes', 'load_codes', 'METRIC_FAMILIES', 'TIE_POLICIES',
+    'ZERO_HIT_POLICIES', 'DEFAULT_TOPN', 'BlockStats', 'Request',
+    'MeanAPRequest', 'RadiusMAPRequest', 'RadiusPRRequest', 'TopNRequest'
 ]

@@ -12,7 +12,7 @@ from .codes import ArrayLike
 from .engine import run_pass
 from .precision_recall import DEFAULT_TOPN, RadiusPRRequest, TopNRequest
 from .ranking import check_tie_break
-from .stats import check_zero_hit
+from .stats import check_choice, check_zero_hit
 
 #: Metric families understood by :func:`hamming_retrieval_metrics`.
 METRIC_FAMILIES = ('mAP', 'MAP@H', 'P@H', 'R@H', 'P@N', 'R@N', 'PR')
@@ -74,10 +74,40 @@ def hamming_retrieval_metrics(query_codes: ArrayLike,
         ``'P@100'``), plus ``'pr_by_radius'``/``'pr_by_topn'`` dicts when
         ``'PR'`` is requested.
     """
-    unknown = [m for m in metrics if m not in METRIC_FAMILIES]
-    if unknown:
-        raise ValueError(f'unknown metrics {unknown}; choose from '
-                         f'{METRIC_FAMILIES}')
+    requests, wanted = build_requests(metrics, topk, radius, precision_at,
+                                      pr_topn, zero_hit, tie_break)
+    merged = {}
+    for result in run_pass(
+            query_codes,
+            db_codes,
+            query_labels,
+            db_labels,
+            requests,
+            backend=backend,
+            block_size=block_size,
+            device=device):
+        merged.update(result)
+    return {name: merged[name] for name in wanted}
+
+
+def build_requests(metrics: Sequence[str] = ('mAP', ),
+                   topk: Union[None, int, Sequence[Optional[int]]] = (None, ),
+                   radius: Union[int, Sequence[int]] = 2,
+                   precision_at: Union[int, Sequence[int]] = (100, ),
+                   pr_topn: Optional[Sequence[int]] = None,
+                   zero_hit: str = 'zero',
+                   tie_break: str = 'index'):
+    """Validate metric options and turn them into requests.
+
+    Args: as :func:`hamming_retrieval_metrics`.
+
+    Returns:
+        ``(requests, names)``: the :class:`~.stats.Request` objects and the
+        result names to report, in order.
+    """
+    metrics = _as_tuple(metrics)
+    for m in metrics:
+        check_choice('each metric', m, METRIC_FAMILIES)
     check_zero_hit(zero_hit)
     check_tie_break(tie_break)
     radii = _as_tuple(radius)
@@ -109,15 +139,4 @@ def hamming_retrieval_metrics(query_codes: ArrayLike,
                 tie_break,
                 curve=True))
         wanted += ['pr_by_radius', 'pr_by_topn']
-    merged = {}
-    for result in run_pass(
-            query_codes,
-            db_codes,
-            query_labels,
-            db_labels,
-            requests,
-            backend=backend,
-            block_size=block_size,
-            device=device):
-        merged.update(result)
-    return {name: merged[name] for name in wanted}
+    return requests, wanted

@@ -20,6 +20,7 @@ import numpy as np
 
 from .codes import ArrayLike, is_tensor, pack_codes, packed_to_words
 from .hamming import distance_dtype, hamming_rows
+from .stats import check_choice
 
 try:
     import torch as _torch
@@ -31,10 +32,7 @@ TIE_POLICIES = ('index', 'average')
 
 def check_tie_break(tie_break: str) -> str:
     """Validate a tie policy name (``'index'`` or ``'average'``)."""
-    if tie_break not in TIE_POLICIES:
-        raise ValueError(f'tie_break must be one of {TIE_POLICIES}; got '
-                         f'{tie_break!r}')
-    return tie_break
+    return check_choice('tie_break', tie_break, TIE_POLICIES)
 
 
 def prefix_cutoff(hist_all: np.ndarray,

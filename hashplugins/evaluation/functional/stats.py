@@ -71,12 +71,18 @@ def needed_prefix(requests: Sequence[Request], hist_all: np.ndarray,
 ZERO_HIT_POLICIES = ('zero', 'exclude')
 
 
+def check_choice(name: str, value: str, choices: Sequence[str]) -> str:
+    """Return ``value`` if it is one of ``choices``, else raise a
+    ``ValueError`` naming the option and the choices."""
+    if value not in choices:
+        raise ValueError(f'{name} must be one of {tuple(choices)}; got '
+                         f'{value!r}')
+    return value
+
+
 def check_zero_hit(zero_hit: str) -> str:
     """Validate a zero-hit policy name (``'zero'`` or ``'exclude'``)."""
-    if zero_hit not in ZERO_HIT_POLICIES:
-        raise ValueError(f'zero_hit must be one of {ZERO_HIT_POLICIES}; got '
-                         f'{zero_hit!r}')
-    return zero_hit
+    return check_choice('zero_hit', zero_hit, ZERO_HIT_POLICIES)
 
 
 class PerQueryRequest(Request):

@@ -9,10 +9,10 @@ from mmengine.logging import MessageHub, MMLogger, print_log
 from mmpretrain.registry import METRICS
 
 from ..curves import make_record, plot_records, save_record
-from ..functional import (METRIC_FAMILIES, TIE_POLICIES, ZERO_HIT_POLICIES,
-                          hamming_retrieval_metrics, label_matrix, save_codes,
+from ..functional import (hamming_retrieval_metrics, label_matrix, save_codes,
                           unpack_codes)
 from ..functional.codes import binarize
+from ..functional.evaluate import build_requests
 
 SPLITS = ('query', 'database')
 
@@ -111,23 +111,18 @@ class HammingRetrievalMetric(BaseMetric):
         # Named ``items`` as in mmpretrain's metrics: mmengine's Runner reads
         # an evaluator dict with a ``metrics`` key as an Evaluator config.
         items = (items, ) if isinstance(items, str) else tuple(items)
-        unknown = [m for m in items if m not in METRIC_FAMILIES]
-        if unknown:
-            raise ValueError(f'unknown metrics {unknown}; choose from '
-                             f'{METRIC_FAMILIES}')
-        if zero_hit not in ZERO_HIT_POLICIES:
-            raise ValueError(f'zero_hit must be one of {ZERO_HIT_POLICIES};'
-                             f' got {zero_hit!r}')
-        if tie_break not in TIE_POLICIES:
-            raise ValueError(f'tie_break must be one of {TIE_POLICIES}; got '
-                             f'{tie_break!r}')
         self.items = items
-        self.topk = topk
-        self.radius = radius
-        self.precision_at = precision_at
-        self.pr_topn = pr_topn
         self.zero_hit = zero_hit
         self.tie_break = tie_break
+        self.options = dict(
+            metrics=items,
+            topk=topk,
+            radius=radius,
+            precision_at=precision_at,
+            pr_topn=pr_topn,
+            zero_hit=zero_hit,
+            tie_break=tie_break)
+        build_requests(**self.options)  # a config error fails here, early
         self.num_classes = num_classes
         self.device = device
         self.out_dir = out_dir
@@ -198,14 +193,8 @@ class HammingRetrievalMetric(BaseMetric):
             db_codes,
             q_labels,
             db_labels,
-            metrics=self.items,
-            topk=self.topk,
-            radius=self.radius,
-            precision_at=self.precision_at,
-            pr_topn=self.pr_topn,
-            zero_hit=self.zero_hit,
-            tie_break=self.tie_break,
-            device=self.device)
+            device=self.device,
+            **self.options)
         info = dict(
             num_bits=num_bits,
             tie_break=self.tie_break,
