@@ -44,6 +44,8 @@ def _leaf_datasets(cfg):
     """The datasets a (possibly wrapping) dataset config builds."""
     if 'query' in cfg and 'database' in cfg:
         return [cfg['query'], cfg['database']]
+    if 'source' in cfg and 'target' in cfg:  # TransferPairDataset
+        return _leaf_datasets(cfg['source']) + _leaf_datasets(cfg['target'])
     for key in ('dataset', 'source', 'target'):
         if key in cfg:
             return _leaf_datasets(cfg[key])
@@ -96,6 +98,9 @@ def test_config_builds(path, shared_root):
             dataset = DATASETS.build(dataset_cfg)
             assert len(dataset) > 0
             sample = dataset[0]
-            assert sample['inputs'].ndim == 3
+            # A TransferPairDataset item holds a source and a target sample.
+            for packed in ([sample['source'], sample['target']]
+                           if 'source' in sample else [sample]):
+                assert packed['inputs'].ndim == 3
     # Configs whose data is not here (NUS-WIDE, VisDA lists) still had
     # their model and evaluator built above.

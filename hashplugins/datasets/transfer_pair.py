@@ -29,8 +29,11 @@ sample (the pairwise loss is over source pairs, the domain loss is per
 sample), so only the batch composition matters.
 
 Target labels: with ``drop_target_labels=True`` (default) every ``gt_*``
-key is removed from target data infos *before* the pipeline, so packed
-target samples carry no ``gt_label``; the model additionally never passes
+key of a target data info is replaced, *before* the pipeline, by an empty
+label set (``gt_label`` = no class; ``PackHashInputs`` then gives an
+all-zero ``gt_score``), so no target class information exists in a batch
+while batch-level code that expects a label on every sample (mmpretrain's
+``ClsDataPreprocessor``) still works. The model additionally never passes
 target samples to a loss. Evaluation draws queries and database from the
 target domain with :class:`QueryDatabaseDataset`, which keeps labels.
 """
@@ -83,8 +86,8 @@ class TransferPairDataset:
             are dropped unless ``drop_target_labels=False``.
         seed (int): Seed of the target permutations. Defaults to 0.
         length (str): ``'max'`` (default) or ``'source'``.
-        drop_target_labels (bool): Remove ``gt_*`` keys from target data
-            infos. Defaults to True.
+        drop_target_labels (bool): Replace the labels of target samples by
+            an empty label set. Defaults to True.
         lazy_init (bool): Accepted for mmengine's dataset interface; the
             sub-datasets are always built fully.
 
@@ -165,6 +168,10 @@ class TransferPairDataset:
         if domain == TARGET and self.drop_target_labels:
             for key in [k for k in info if k.startswith('gt_')]:
                 del info[key]
+            # An empty label set, not a missing one: mmpretrain's
+            # ClsDataPreprocessor batches gt_label/gt_score of every sample
+            # once the first (source) sample has them.
+            info['gt_label'] = np.zeros(0, dtype=np.int64)
         data = dataset.pipeline(info)
         if data is None:
             raise RuntimeError(

@@ -86,10 +86,13 @@ def test_items_are_tagged_and_target_labels_dropped():
     assert src['data_samples'].metainfo['domain'] == 0
     assert tgt['data_samples'].metainfo['domain'] == 1
     assert src['data_samples'].gt_label.tolist() == [2]
-    assert 'gt_label' not in tgt['data_samples']
-    assert 'gt_score' not in tgt['data_samples']
+    # Target: an empty label set (no class), all-zero multi-hot score.
+    assert tgt['data_samples'].gt_label.numel() == 0
+    assert tgt['data_samples'].gt_score.tolist() == [0., 0., 0.]
     kept = _pairs(6, 6, seed=1, drop_target_labels=False)
-    assert 'gt_label' in kept[2]['target']['data_samples']
+    assert kept[2]['target']['data_samples'].gt_label.tolist() == [
+        ds.target_index(2) % 3
+    ]
 
 
 def test_collate_puts_sources_first():
@@ -133,3 +136,10 @@ def test_builds_from_config_and_feeds_a_dataloader():
     assert seen_source == set(range(8))
     assert seen_target == set(range(100, 108))
     assert isinstance(batch['inputs'][0], torch.Tensor)
+    # mmpretrain's ClsDataPreprocessor batches the mixed labelled/unlabelled
+    # samples (it reads gt_label/gt_score of every sample).
+    from mmpretrain.models.utils import ClsDataPreprocessor
+    out = ClsDataPreprocessor()(batch, True)
+    assert out['inputs'].shape == (8, 3, 4, 4)
+    assert [s.gt_score.sum().item() for s in out['data_samples']
+            ] == [1.] * 4 + [0.] * 4

@@ -1,4 +1,5 @@
 from .dadh_hasher import DualAsymmetricHasher
 from .deep_hasher import DeepHasher
+from .transfer_hasher import TransferHasher
 
-__all__ = ['DeepHasher']
+__all__ = ['DeepHasher', 'TransferHasher']

@@ -1,3 +1,4 @@
+from .domain_discriminator import DomainDiscriminator
 from .hash_head import HashHead
 
-__all__ = ['HashHead']
+__all__ = ['HashHead', 'DomainDiscriminator']

@@ -7,8 +7,11 @@ from .asymmetric_pairwise_loss import (AsymmetricInnerProductLoss,
                                        similarity_affine)
 from .bit_balance_loss import BitBalanceLoss
 from .feature_code_gap_loss import FeatureCodeGapLoss
+from .t_distribution_pairwise_loss import (TDistributionPairwiseLoss,
+                                           t_distribution_pairwise_loss)
 
 __all__ = [
     'PairwiseLogisticLoss', 'pairwise_logistic_loss', 'HashQuantizationLoss',
-    'quantization_loss'
+    'quantization_loss', 'TDistributionPairwiseLoss',
+    't_distribution_pairwise_loss'
 ]

@@ -1,4 +1,5 @@
 from .gather import gather_batch, pad_to_common_width
+from .grad_reverse import GradientReversal, grad_reverse
 from .similarity import label_similarity, labels_to_multihot
 from .blockwise_similarity import (label_patterns, similar_pair_count,
                                    similarity_matmul)
