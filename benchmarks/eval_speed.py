@@ -384,7 +384,8 @@ def render_markdown(report: dict) -> str:
             f'**{s["engine_over_faiss_1thread"]:.2f}** (CPU '
             f'{s["engine_over_faiss_1thread_cpu"]:.2f}) | '
             f'{e["engine_traced_peak_mb"]:.0f} MB | '
-            f'{e["rss_peak_mb"]:.0f} MB | {r["max_abs_diff"]:.1e} |')
+            f'{e["rss_peak_mb"]:.0f} MB ({e["rss_before_engine_mb"]:.0f} MB '
+            f'before the engine) | {r["max_abs_diff"]:.1e} |')
     lines += ['', 'Metrics computed per scale:']
     for name, s in report['scenarios'].items():
         e = s['engine']
@@ -398,7 +399,9 @@ def render_markdown(report: dict) -> str:
         '- Engine: `hamming_retrieval_metrics` (numpy backend, tie policy '
         '`index`), run in its own process; "engine peak (traced)" is the '
         '`tracemalloc` peak of one call (all numpy allocations), "process '
-        'peak RSS" includes the interpreter, torch and the input codes. '
+        'peak RSS" is the whole worker process: the interpreter, the '
+        'hashplugins import (torch, mmengine, mmpretrain) and the input '
+        'codes account for the part before the engine runs. '
         'A dense float64 query x database matrix would need ' +
         ', '.join(f'{s["num_query"] * s["num_db"] * 8 / 2**30:.1f} GiB ({n})'
                   for n, s in report['scenarios'].items()) + '.',
@@ -414,7 +417,8 @@ def render_markdown(report: dict) -> str:
         '- faiss: `IndexBinaryFlat.search` with k = K on the same packed '
         'codes; its k-th distances are checked equal to the engine\'s '
         'ranking. It returns neighbours only: no relevance, AP, radius or '
-        'PR statistics.',
+        'PR statistics. Its 2-thread time is not better than 1 thread here '
+        'because both cores were shared with other jobs during the run.',
         '- No GPU was available in this session: the torch backend is '
         'verified on the CPU by the tests (identical numbers), but not '
         'timed on a GPU.', ''
