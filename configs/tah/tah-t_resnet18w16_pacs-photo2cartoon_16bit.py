@@ -4,12 +4,4 @@
 # tah_resnet18w16_pacs-photo2cartoon_16bit.py for everything else.
 _base_ = ['./tah_resnet18w16_pacs-photo2cartoon_16bit.py']
 
-model = dict(
-    head=dict(
-        losses=dict(
-            pairwise=dict(
-                _delete_=True,
-                type='PairwiseLogisticLoss',
-                scale=0.5,
-                include_self_pairs=True,
-                loss_weight=1.0))))
+model = dict(head=dict(losses=dict(pairwise={{_base_.dhn_pairwise}})))

@@ -3,51 +3,36 @@
 # prototxts train AlexNet + fch with the t-distribution pairwise loss
 # (weight 1.0) and log-cosh quantization (weight 0.3), base lr 2e-4 [OC];
 # solver otherwise as VisDA (SGD 0.9, wd 5e-4, x0.5 / 500 iters, 10k
-# iters). Relevance: at least one shared concept. Lists in the community
-# format (train.txt 10,500, test.txt 2,100 queries, database.txt); see
+# iters, Caffe lr multipliers). The model is a TransferHasher without
+# transfer heads, trained on labelled (domain 0) images only, as TAH-A.
+# Relevance: at least one shared concept. Lists in the community format
+# (train.txt 10,500, test.txt 2,100 queries, database.txt); see
 # configs/_base_/datasets/nuswide21_list.py.
 _base_ = [
-    '../_base_/models/hasher_alexnet.py',
+    './_base_/tah.py',
     '../_base_/datasets/nuswide21_list.py',
-    '../_base_/schedules/tah_sgd_step_10k.py',
-    '../_base_/default_runtime.py',
 ]
 
 num_bits = 48
 num_classes = 21
 
 model = dict(
-    type='DeepHasher',
+    backbone=dict(type='AlexNet', num_classes=-1),
     head=dict(
+        in_channels=256 * 6 * 6,
+        hidden_channels=(4096, 4096),
+        dropout=0.5,
         num_bits=num_bits,
         num_classes=num_classes,
-        losses=dict(
-            pairwise=dict(
-                type='TDistributionPairwiseLoss',
-                sim_numerator='half_bits',
-                threshold=15.,
-                loss_weight=1.0),
-            quant=dict(
-                type='HashQuantizationLoss', mode='logcosh',
-                loss_weight=0.3))))
+        losses=dict(quant=dict(loss_weight=0.3))),
+    transfer_heads=dict(_delete_=True))
 
 optim_wrapper = dict(optimizer=dict(lr=2e-4))
 
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(256, 256)),
-    dict(type='RandomCrop', crop_size=227),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='PackHashInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(256, 256)),
-    dict(type='CenterCrop', crop_size=227),
-    dict(type='PackHashInputs'),
-]
-train_dataloader = dict(batch_size=64, dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+train_dataloader = dict(
+    batch_size=64,
+    dataset=dict(pipeline={{_base_.caffe_train_pipeline}}, domain_id=0))
+val_dataloader = dict(dataset=dict(pipeline={{_base_.caffe_test_pipeline}}))
 test_dataloader = val_dataloader
 
 # Table 2 metric: MAP within Hamming radius 2; mAP@5000 (the NUS-WIDE
@@ -58,6 +43,4 @@ val_evaluator = dict(
     topk=(5000, ))
 test_evaluator = val_evaluator
 
-default_hooks = dict(
-    logger=dict(interval=50),
-    checkpoint=dict(by_epoch=False, interval=2000, max_keep_ckpts=2))
+custom_hooks = [dict(type='WeightsOnlyCheckpointHook')]

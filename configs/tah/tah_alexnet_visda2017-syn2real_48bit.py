@@ -1,13 +1,10 @@
 # TAH (Cao, Long, Huang, Wang; AAAI 2018) on VisDA-2017 synthetic -> real,
 # 48 bits (the official prototxt's num_output), following the official
-# Caffe code thuml/TAH (models/train/synthetic/*.prototxt) [OC]:
+# Caffe code thuml/TAH (models/train/synthetic/*.prototxt) [OC]; the method
+# parts are in ./_base_/tah.py. Task-specific here:
 #  - AlexNet conv1-5 + fc6/fc7 (4096, ReLU, dropout 0.5) -> fch (b) -> tanh;
-#  - source half: t-distribution pairwise loss (numerator b//2, tau 15, all
-#    64^2 ordered pairs, weight 1 = the official effective gradient weight;
-#    the prototxt says 6 but the layer's backward ignores it) + log-cosh
-#    quantization (weight 9);
-#  - both halves: domain discriminator b-1024-1024-1 through gradient
-#    reversal, weight 0.8, lambda_p = 2/(1+exp(-10p)) - 1, p = iter/10000;
+#  - loss weights: quantization 9, domain 0.8, pairwise 1 (the prototxt
+#    says 6, but the official pairwise backward ignores loss_weight);
 #  - batches of 64 synthetic (labelled) + 64 real (unlabelled);
 #  - resize 256x256, random crop 227, mirror; test centre crop 227;
 #  - SGD 2e-5, momentum 0.9, wd 5e-4, x0.5 every 500 iterations, 10k iters,
@@ -22,52 +19,26 @@
 # mmpretrain's ImageNet mean/std; Caffe subtracted the BGR mean image, so
 # match whatever the converted weights expect.
 _base_ = [
-    '../_base_/models/hasher_alexnet.py',
+    './_base_/tah.py',
     '../_base_/datasets/visda2017_list.py',
-    '../_base_/schedules/tah_sgd_step_10k.py',
-    '../_base_/default_runtime.py',
 ]
 
 num_bits = 48
 num_classes = 12
 
 model = dict(
-    type='TransferHasher',
+    backbone=dict(type='AlexNet', num_classes=-1),
     head=dict(
+        in_channels=256 * 6 * 6,
+        hidden_channels=(4096, 4096),
+        dropout=0.5,
         num_bits=num_bits,
         num_classes=num_classes,
-        losses=dict(
-            pairwise=dict(
-                type='TDistributionPairwiseLoss',
-                sim_numerator='half_bits',
-                threshold=15.,
-                loss_weight=1.0),
-            quant=dict(
-                type='HashQuantizationLoss', mode='logcosh',
-                loss_weight=9.0))),
-    transfer_heads=dict(
-        domain=dict(
-            type='DomainDiscriminator',
-            in_channels=num_bits,
-            hidden_channels=(1024, 1024),
-            dropout=0.5,
-            init_std=(0.01, 0.01, 0.3),
-            loss_weight=0.8)))
+        losses=dict(quant=dict(loss_weight=9.0))),
+    transfer_heads=dict(domain=dict(in_channels=num_bits, loss_weight=0.8)))
 
-# The official Caffe transform: resize to 256x256 (aspect not kept), crop 227.
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(256, 256)),
-    dict(type='RandomCrop', crop_size=227),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='PackHashInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(256, 256)),
-    dict(type='CenterCrop', crop_size=227),
-    dict(type='PackHashInputs'),
-]
+train_pipeline = {{_base_.caffe_train_pipeline}}
+test_pipeline = {{_base_.caffe_test_pipeline}}
 
 # 64 pairs per iteration = 64 source + 64 target images.
 train_dataloader = dict(
@@ -101,12 +72,3 @@ val_evaluator = dict(
     type='HammingRetrievalMetric', items=('MAP@H', 'mAP'), radius=2,
     topk=(None, ))
 test_evaluator = val_evaluator
-
-custom_hooks = [
-    dict(type='WeightsOnlyCheckpointHook'),
-    dict(type='GradientReversalScheduleHook', alpha=10., horizon=10000),
-]
-
-default_hooks = dict(
-    logger=dict(interval=50),
-    checkpoint=dict(by_epoch=False, interval=2000, max_keep_ckpts=2))

@@ -21,8 +21,7 @@
 # TAH protocol shape). Both images are normalized with MNIST statistics.
 # data_root: link the shared copies, e.g. ln -s ../../shared/data/mnist
 # data/mnist and ln -s ../../shared/data/usps data/usps.
-_base_ = ['../_base_/schedules/tah_sgd_step_10k.py',
-          '../_base_/default_runtime.py']
+_base_ = ['./_base_/tah.py']
 
 num_bits = 16
 num_classes = 10
@@ -36,31 +35,9 @@ data_preprocessor = dict(
     to_rgb=False)
 
 model = dict(
-    type='TransferHasher',
     backbone=dict(type='LeNet5'),
-    head=dict(
-        type='HashHead',
-        in_channels=120,
-        num_bits=num_bits,
-        num_classes=num_classes,
-        activation='tanh',
-        losses=dict(
-            pairwise=dict(
-                type='TDistributionPairwiseLoss',
-                sim_numerator='half_bits',
-                threshold=15.,
-                loss_weight=1.0),
-            quant=dict(
-                type='HashQuantizationLoss', mode='logcosh',
-                loss_weight=0.8))),
-    transfer_heads=dict(
-        domain=dict(
-            type='DomainDiscriminator',
-            in_channels=num_bits,
-            hidden_channels=(1024, 1024),
-            dropout=0.5,
-            init_std=(0.01, 0.01, 0.3),
-            loss_weight=1.0)))
+    head=dict(in_channels=120, num_bits=num_bits, num_classes=num_classes),
+    transfer_heads=dict(domain=dict(in_channels=num_bits)))
 
 pipeline = [
     dict(type='Resize', scale=(32, 32)),
@@ -122,6 +99,4 @@ custom_hooks = [
     dict(type='WeightsOnlyCheckpointHook'),
     dict(type='GradientReversalScheduleHook', alpha=10., horizon=max_iters),
 ]
-default_hooks = dict(
-    logger=dict(interval=50),
-    checkpoint=dict(by_epoch=False, interval=max_iters, max_keep_ckpts=1))
+default_hooks = dict(checkpoint=dict(interval=max_iters, max_keep_ckpts=1))

@@ -16,23 +16,14 @@
 # of PACSDomain as target: 20 queries/class (140), database = the other
 # 2,204, 100/class unlabelled training images (700) drawn from the database.
 # data_root: the shared copy, e.g. ln -s ../../shared/data/pacs data/pacs.
-_base_ = ['../_base_/schedules/tah_sgd_step_10k.py',
-          '../_base_/default_runtime.py']
+_base_ = ['./_base_/tah.py', '../_base_/datasets/pacs_cartoon.py']
 
 num_bits = 16
 num_classes = 7
 max_iters = 300
 target_domain = 'cartoon'
 
-data_preprocessor = dict(
-    type='ClsDataPreprocessor',
-    num_classes=num_classes,
-    mean=[123.675, 116.28, 103.53],
-    std=[58.395, 57.12, 57.375],
-    to_rgb=True)
-
 model = dict(
-    type='TransferHasher',
     backbone=dict(
         type='ResNet',
         depth=18,
@@ -40,29 +31,8 @@ model = dict(
         base_channels=16,
         out_indices=(3, )),
     neck=dict(type='GlobalAveragePooling'),
-    head=dict(
-        type='HashHead',
-        in_channels=128,
-        num_bits=num_bits,
-        num_classes=num_classes,
-        activation='tanh',
-        losses=dict(
-            pairwise=dict(
-                type='TDistributionPairwiseLoss',
-                sim_numerator='half_bits',
-                threshold=15.,
-                loss_weight=1.0),
-            quant=dict(
-                type='HashQuantizationLoss', mode='logcosh',
-                loss_weight=0.8))),
-    transfer_heads=dict(
-        domain=dict(
-            type='DomainDiscriminator',
-            in_channels=num_bits,
-            hidden_channels=(1024, 1024),
-            dropout=0.5,
-            init_std=(0.01, 0.01, 0.3),
-            loss_weight=1.0)))
+    head=dict(in_channels=128, num_bits=num_bits, num_classes=num_classes),
+    transfer_heads=dict(domain=dict(in_channels=num_bits)))
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
@@ -97,25 +67,21 @@ train_dataloader = dict(
     num_workers=0,
     collate_fn=dict(type='transfer_collate'),
     dataset=dict(
+        _delete_=True,
         type='TransferPairDataset',
         source=source_dataset,
         target=target_dataset,
-        seed=0),
-    sampler=dict(type='DefaultSampler', shuffle=True))
+        seed=0))
 
+# Queries and database: the target domain, as in the base config (protocol
+# 'b'), with the 64 px test transform.
 val_dataloader = dict(
     batch_size=128,
     num_workers=0,
     dataset=dict(
-        type='QueryDatabaseDataset',
-        query=dict(
-            type='PACSDomain', data_root='data/pacs', domain=target_domain,
-            split='query', protocol='b', seed=0, domain_id=1),
-        database=dict(
-            type='PACSDomain', data_root='data/pacs', domain=target_domain,
-            split='database', protocol='b', seed=0, domain_id=1),
-        pipeline=test_pipeline),
-    sampler=dict(type='DefaultSampler', shuffle=False))
+        query=dict(domain=target_domain),
+        database=dict(domain=target_domain),
+        pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
 val_evaluator = dict(
@@ -131,6 +97,4 @@ custom_hooks = [
     dict(type='WeightsOnlyCheckpointHook'),
     dict(type='GradientReversalScheduleHook', alpha=10., horizon=max_iters),
 ]
-default_hooks = dict(
-    logger=dict(interval=50),
-    checkpoint=dict(by_epoch=False, interval=max_iters, max_keep_ckpts=1))
+default_hooks = dict(checkpoint=dict(interval=max_iters, max_keep_ckpts=1))

@@ -45,22 +45,14 @@ from mmengine.dataset import pseudo_collate
 from mmengine.registry import FUNCTIONS
 from mmpretrain.registry import DATASETS
 
+from .utils import build_dataset
+
 SOURCE, TARGET = 0, 1
 LENGTHS = ('max', 'source')
 
 
 def _build(cfg, role: str):
-    if isinstance(cfg, dict):
-        dataset = DATASETS.build(cfg)
-    elif hasattr(cfg, 'get_data_info') and hasattr(cfg, '__len__'):
-        dataset = cfg
-    else:
-        raise TypeError(f'TransferPairDataset: {role} must be a dataset '
-                        f'config dict or a dataset, got {type(cfg)}')
-    if hasattr(dataset, 'full_init'):
-        dataset.full_init()
-    if len(dataset) == 0:
-        raise ValueError(f'TransferPairDataset: the {role} dataset is empty')
+    dataset = build_dataset(cfg, 'TransferPairDataset', role)
     if not callable(getattr(dataset, 'pipeline', None)):
         raise TypeError(f'TransferPairDataset: the {role} dataset '
                         f'({type(dataset).__name__}) has no pipeline; use '
