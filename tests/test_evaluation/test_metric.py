@@ -146,3 +146,48 @@ def test_errors():
         _run(HammingRetrievalMetric(), samples + samples[3:4])
     with pytest.raises(ValueError, match='num_classes is 2'):
         _run(HammingRetrievalMetric(num_classes=2), samples)
+
+
+def test_inside_a_runner(tmp_path):
+    """mmengine's Runner builds the metric from a config dict (default
+    scope mmpretrain), feeds it DataSamples, and the PR curves land in the
+    runner's log directory."""
+    import glob
+
+    from mmengine.model import BaseModel
+    from mmengine.runner import Runner
+
+    class Codes(BaseModel):
+        """Returns the input codes as hash codes."""
+
+        def forward(self, inputs, data_samples=None, mode='tensor'):
+            for code, sample in zip(inputs, data_samples):
+                sample.set_field(code, 'hash_code')
+            return data_samples
+
+    q, d, ql, dl = make_problem(12, 16, num_query=7, num_db=30)
+    dataset = []
+    for s in metric_samples(q, d, ql, dl):
+        ds = DataSample().set_gt_label(s['gt_label'])
+        ds.set_metainfo(dict(split=s['split'], sample_idx=s['sample_idx']))
+        dataset.append(dict(inputs=s['hash_code'], data_samples=ds))
+    runner = Runner(
+        model=Codes(),
+        work_dir=str(tmp_path),
+        default_scope='mmpretrain',
+        val_dataloader=dict(
+            dataset=dataset,
+            sampler=dict(type='DefaultSampler', shuffle=False),
+            batch_size=4,
+            collate_fn=dict(type='pseudo_collate')),
+        val_cfg=dict(),
+        val_evaluator=dict(
+            type='HammingRetrievalMetric',
+            **dict(CFG, items=CFG['items'] + ('PR', )),
+            pr_topn=(1, 10)),
+        default_hooks=dict(logger=dict(type='LoggerHook', interval=1)))
+    assert runner.val() == _plain(q, d, ql, dl, **CFG)  # curves not logged
+    written = glob.glob(osp.join(runner.log_dir, 'pr_curves', '*'))
+    assert sorted(osp.basename(f) for f in written) == [
+        'hashing_val_eval_1.json', 'hashing_val_eval_1.png'
+    ]
