@@ -140,6 +140,9 @@ def test_errors():
     with pytest.raises(ValueError, match="'gallery'"):
         HammingRetrievalMetric().process(None,
                                          [dict(samples[0], split='gallery')])
+    with pytest.raises(ValueError, match='must be class indices'):
+        HammingRetrievalMetric().process(
+            None, [dict(samples[0], gt_label=torch.tensor([0., 1., 1.]))])
     with pytest.raises(ValueError, match='no database samples'):
         _run(HammingRetrievalMetric(), samples[:4])
     with pytest.raises(ValueError, match=r'sample_idx \[3\]'):

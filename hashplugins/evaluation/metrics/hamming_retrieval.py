@@ -139,12 +139,17 @@ class HammingRetrievalMetric(BaseMetric):
                 raise ValueError(f'split must be one of {SPLITS}; sample '
                                  f'{_field(sample, "sample_idx")} has '
                                  f'{split!r}')
+            labels = _to_numpy(_field(sample, 'gt_label'))
+            if labels.size and not np.issubdtype(labels.dtype, np.integer):
+                raise ValueError(
+                    f'gt_label of sample {_field(sample, "sample_idx")} must '
+                    f'be class indices; got {labels.dtype} values (a '
+                    'multi-hot vector?)')
             self.results.append(
                 dict(
                     code=np.packbits(binarize(code), axis=1)[0],
                     num_bits=code.shape[1],
-                    labels=_to_numpy(_field(sample, 'gt_label')).astype(
-                        np.int64).reshape(-1),
+                    labels=labels.astype(np.int64).reshape(-1),
                     split=split,
                     sample_idx=int(_field(sample, 'sample_idx'))))
 
