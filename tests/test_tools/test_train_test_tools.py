@@ -64,20 +64,39 @@ def trained(repo_root, tmp_path_factory):
 
 def test_train_reports_real_retrieval_metrics(trained):
     metrics = _last_val_metrics(trained)
-    # 10 balanced classes: a random ranking scores about 0.1.
-    assert metrics[METRIC] > 0.5
+    # 10 balanced classes: a random ranking scores about 0.1 (2 epochs
+    # reach about 0.35-0.4; the full quickstart schedule goes further).
+    assert metrics[METRIC] > 0.2
     assert osp.isfile(osp.join(trained, 'epoch_2.pth'))
 
 
-def test_resume_continues_to_the_same_weights(repo_root, trained, tmp_path):
-    # Stop after epoch 1 ...
-    _train(repo_root, tmp_path, extra=['train_cfg.max_epochs=1'])
+def test_killed_run_resumes_to_the_same_weights(repo_root, trained,
+                                               tmp_path):
+    """Kill a run (SIGKILL) after its first epoch, resume it with the bare
+    --resume flag, and get bit-identical weights to the uninterrupted run
+    (single-threaded CPU, seeded: PyTorch is deterministic here)."""
+    args = [sys.executable, 'tools/train.py', CONFIG, '--work-dir',
+            str(tmp_path), '--cfg-options', *FAST]
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1')
+    proc = subprocess.Popen(args, cwd=repo_root, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        # The epoch-1 validation runs after the epoch-1 checkpoint is saved.
+        for line in proc.stdout:
+            if 'Epoch(val) [1]' in line and METRIC in line:
+                break
+        else:
+            pytest.fail('the run ended before its first validation')
+    finally:
+        proc.kill()
+        proc.wait(timeout=60)
+    assert proc.returncode != 0  # killed, not finished
     assert not osp.exists(tmp_path / 'epoch_2.pth')
-    # ... then resume (the bare flag: latest checkpoint in the work dir).
-    proc = _train(repo_root, tmp_path, resume='')
-    assert 'resumed epoch: 1' in proc.stdout + proc.stderr
+    resumed_log = _train(repo_root, tmp_path, resume='')
+    assert 'resumed epoch: 1' in resumed_log.stdout + resumed_log.stderr
     resumed, straight = _weights(tmp_path / 'epoch_2.pth'), _weights(
         trained / 'epoch_2.pth')
+    assert resumed.keys() == straight.keys()
     for key in straight:
         torch.testing.assert_close(resumed[key], straight[key], rtol=0,
                                    atol=0, msg=f'{key} differs after resume')
@@ -109,7 +128,7 @@ def test_torchrun_two_processes_match_single_process_eval(
                      '--work-dir', str(work_dir), '--cfg-options', *FAST],
          env_extra=dict(PYTHON=sys.executable, PORT=str(_free_port())))
     dist_metric = _last_val_metrics(work_dir)[METRIC]
-    assert dist_metric > 0.5
+    assert dist_metric > 0.2
     # The same checkpoint evaluated by one process gives the same numbers:
     # the metric collects one entry per sample, so padding is dropped.
     out = tmp_path / 'single.json'
