@@ -6,10 +6,9 @@
 # MNIST is read from data/mnist (the four official idx files, gzipped or
 # not). For the shared copy, from the repository root:
 #   mkdir -p data && ln -s ../../shared/data/mnist data/mnist
-# or add --cfg-options with every data_root set to ../shared/data/mnist.
 _base_ = [
     '../_base_/datasets/mnist_hashing.py',
-    '../_base_/default_runtime.py',
+    './_base_/dadh.py',
 ]
 
 # LeNet-5 takes 32x32 gray images: one channel, resized from 28x28.
@@ -28,50 +27,27 @@ val_dataloader = dict(
         pipeline=pipeline))
 test_dataloader = val_dataloader
 
-num_bits = 16
-stream = dict(
+lenet5_stream = dict(
     type='DeepHasher',
     backbone=dict(type='LeNet5'),
     # DADH applies tanh itself: the head gives the pre-activation F.
     head=dict(
-        type='HashHead',
-        in_channels=120,
-        num_bits=num_bits,
+        type='HashHead', in_channels=120, num_bits=16,
         activation='identity'))
-
 model = dict(
-    type='DualAsymmetricHasher',
-    stream_f=stream,
-    stream_g=stream,
-    num_classes=10,
-    # tau = 10, gamma = 100, eta = 10: the third-party code's values [TC];
-    # mu = 1 (no weight on loss 2 in the spec's objective) [I].
-    pair_loss=dict(
-        type='AsymmetricPairwiseLogisticLoss', scale=0.5, loss_weight=10.),
-    code_loss=dict(
-        type='AsymmetricInnerProductLoss', similarity='balanced',
-        loss_weight=1.),
-    gap_loss=dict(type='FeatureCodeGapLoss', loss_weight=100.),
-    balance_loss=dict(type='BitBalanceLoss', loss_weight=10.),
-    alternation='epoch',
-    query_code='sum',
-    database_code='sum')
+    num_classes=10, stream_f=lenet5_stream, stream_g=lenet5_stream)
 
-# One Adam per stream (the spec's Theta_x / Theta_y steps).
+# One Adam per stream (the spec's Theta_x / Theta_y steps); 10 epochs =
+# 5 per stream and 5 B-steps.
+stream_optim = dict(optimizer=dict(type='Adam', lr=1e-3, weight_decay=1e-5))
 optim_wrapper = dict(
     constructor='MultiOptimWrapperConstructor',
-    stream_f=dict(optimizer=dict(type='Adam', lr=1e-3, weight_decay=1e-5)),
-    stream_g=dict(optimizer=dict(type='Adam', lr=1e-3, weight_decay=1e-5)))
+    stream_f=stream_optim,
+    stream_g=stream_optim)
 param_scheduler = dict(type='CosineAnnealingLR', by_epoch=True, T_max=10)
 train_cfg = dict(by_epoch=True, max_epochs=10, val_interval=10)
 val_cfg = dict()
 test_cfg = dict()
 auto_scale_lr = dict(base_batch_size=64)
-model_wrapper_cfg = dict(type='MMSeparateDistributedDataParallel')
 
-# {f epoch; g epoch; B-step} x 5: the spec's outer loop.
-custom_hooks = [
-    dict(type='WeightsOnlyCheckpointHook'),
-    dict(type='DADHCodeUpdateHook', interval=2, method='dcc', sweeps=1),
-]
 default_hooks = dict(logger=dict(interval=20))

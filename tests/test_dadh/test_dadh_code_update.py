@@ -7,11 +7,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from hashplugins.models.utils import (closed_form_update, dcc_update,
-                                      inner_product_code_objective,
-                                      label_similarity, logistic_code_objective,
-                                      logistic_code_surrogate,
-                                      similar_pair_count, similarity_matmul)
+from hashplugins.models.utils import (LogisticCodeProblem, closed_form_update,
+                                      dcc_update, inner_product_code_objective,
+                                      label_similarity, similar_pair_count,
+                                      similarity_matmul)
 from hashplugins.models.utils import blockwise_similarity
 
 torch.set_num_threads(1)
@@ -91,17 +90,16 @@ def test_logistic_objective_and_majorizer():
     labels = _labels(n)
     raw, soft = _streams(n, k)
     codes0 = _codes(n, k)
-    exact = logistic_code_objective(codes0, soft, raw, labels, 2., 0.5,
-                                    scale=0.5, block_size=7)
+    problem = LogisticCodeProblem(soft, raw, labels, 2., 0.5, scale=0.5,
+                                  block_size=7)
+    exact = problem.objective(codes0)
     dense = _dense_logistic_j(codes0, soft, raw, labels, 2., 0.5, 0.5)
     assert exact == pytest.approx(dense, rel=1e-10)
-    surrogate = logistic_code_surrogate(codes0, soft, raw, labels, 2., 0.5,
-                                        scale=0.5, block_size=7)
+    surrogate = problem.surrogate(codes0)
     assert surrogate(codes0) == pytest.approx(exact, rel=1e-10)
     for seed in range(10):  # an upper bound everywhere
         other = _codes(n, k, seed + 10)
-        assert surrogate(other) >= logistic_code_objective(
-            other, soft, raw, labels, 2., 0.5, scale=0.5) - 1e-8
+        assert surrogate(other) >= problem.objective(other) - 1e-8
 
 
 @pytest.mark.parametrize('form', sorted(AFFINES))
@@ -128,12 +126,11 @@ def test_dcc_on_logistic_majorizer_never_increases_true_j():
     labels = _labels(n)
     raw, soft = _streams(n, k)
     codes = _codes(n, k)
+    problem = LogisticCodeProblem(soft, raw, labels, 1., 1.)
     for _ in range(3):  # majorize-minimize iterations
-        before = logistic_code_objective(codes, soft, raw, labels, 1., 1.)
-        surrogate = logistic_code_surrogate(codes, soft, raw, labels, 1., 1.)
-        codes = dcc_update(codes, surrogate, sweeps=2)
-        assert logistic_code_objective(codes, soft, raw, labels, 1.,
-                                       1.) <= before + 1e-9
+        before = problem.objective(codes)
+        codes = dcc_update(codes, problem.surrogate(codes), sweeps=2)
+        assert problem.objective(codes) <= before + 1e-9
 
 
 def _row_minimum(objective, k):

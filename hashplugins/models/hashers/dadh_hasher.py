@@ -16,9 +16,8 @@ from mmpretrain.structures import DataSample
 
 from ..losses import (AsymmetricInnerProductLoss,
                       AsymmetricPairwiseLogisticLoss, similarity_affine)
-from ..utils import (closed_form_update, dcc_update,
+from ..utils import (LogisticCodeProblem, closed_form_update, dcc_update,
                      inner_product_code_objective, label_similarity,
-                     logistic_code_objective, logistic_code_surrogate,
                      similar_pair_count)
 
 STREAMS = ('f', 'g')
@@ -475,13 +474,9 @@ class DualAsymmetricHasher(BaseModel):
         old = self.codes.double()
         labels = self.train_labels
         if isinstance(self.code_loss, AsymmetricPairwiseLogisticLoss):
-            scale = self.code_loss.scale
-            objective = logistic_code_surrogate(old, soft, gap_inputs, labels,
-                                                weight, gamma, scale)
-
-            def exact(codes):
-                return logistic_code_objective(codes, soft, gap_inputs,
-                                               labels, weight, gamma, scale)
+            problem = LogisticCodeProblem(soft, gap_inputs, labels, weight,
+                                          gamma, self.code_loss.scale)
+            objective, exact = problem.surrogate(old), problem.objective
         else:
             form = self._code_form()
             objective = inner_product_code_objective(

@@ -3,9 +3,8 @@ from .grad_reverse import GradientReversal, grad_reverse
 from .similarity import label_similarity, labels_to_multihot
 from .blockwise_similarity import (label_patterns, similar_pair_count,
                                    similarity_matmul)
-from .discrete_code_update import (QuadraticCodeObjective, closed_form_update,
-                                   dcc_update, inner_product_code_objective,
-                                   logistic_code_objective,
-                                   logistic_code_surrogate)
+from .discrete_code_update import (LogisticCodeProblem,
+                                   QuadraticCodeObjective, closed_form_update,
+                                   dcc_update, inner_product_code_objective)
 
 __all__ = ['gather_batch', 'pad_to_common_width', 'label_similarity', 'labels_to_multihot']

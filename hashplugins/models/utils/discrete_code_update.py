@@ -31,7 +31,8 @@ code <-> feature term ``ℓ`` are supported:
   :math:`\phi = \text{scale}\cdot\tilde f_i^\top b_j`. Not quadratic, so
   the step minimises the quadratic majorizer at the current codes B0
   (softplus'' <= 1/4): a DCC step on it never increases the true J
-  (majorize-minimize). Building it costs O(N^2 k), in column blocks.
+  (majorize-minimize); see :class:`LogisticCodeProblem`. Building it costs
+  O(N^2 k), in column blocks.
 
 The quadratic objective separates over the rows b_j but not over bits,
 so it is minimised by discrete cyclic coordinate descent (DCC): for bit r,
@@ -143,32 +144,9 @@ def inner_product_code_objective(outputs: Sequence[torch.Tensor],
     return QuadraticCodeObjective(P, Q, const)
 
 
-def _auto_columns(n: int, block_size: Optional[int]) -> int:
-    # About 4M entries per N x block matrix keeps the O(N^2) passes in cache-
-    # friendly pieces of ~32 MB (float64) whatever N is.
-    return block_size or max(1, (1 << 22) // max(n, 1))
-
-
-def _logistic_blocks(codes, outputs, labels, scale, block_size):
-    """Yield (start, stop, S_block, [Θ_s block]) over column blocks of B."""
-    n = codes.shape[0]
-    step = _auto_columns(n, block_size)
-    for start in range(0, n, step):
-        stop = min(start + step, n)
-        sim = label_similarity(labels, labels[start:stop]).to(codes)
-        thetas = [scale * x @ codes[start:stop].t() for x in outputs]
-        yield start, stop, sim, thetas
-
-
-def logistic_code_objective(codes: torch.Tensor,
-                            outputs: Sequence[torch.Tensor],
-                            gap_outputs: Sequence[torch.Tensor],
-                            labels: torch.Tensor,
-                            code_weight: float = 1.,
-                            gap_weight: float = 0.,
-                            scale: float = 0.5,
-                            block_size: Optional[int] = None) -> float:
-    r"""J(B) for the logistic form, exactly (O(N^2 k), column blocks).
+@dataclass
+class LogisticCodeProblem:
+    r"""J(B) for the logistic form of the code <-> feature term.
 
     .. math::
         J(B) = \mu \sum_s \sum_{i,j} \big[\log(1 + e^{\phi^s_{ij}})
@@ -176,75 +154,81 @@ def logistic_code_objective(codes: torch.Tensor,
              + \gamma \sum_s \lVert X_s - B \rVert_F^2,\quad
         \phi^s_{ij} = \text{scale}\cdot\tilde f_{s,i}^\top b_j
 
-    Args:
-        codes (torch.Tensor): B, (N, k) of ±1.
+    Both methods cost O(N^2 k), computed in column blocks of
+    ``N x block_size`` (auto: about 4M entries).
+
+    Attributes:
         outputs, gap_outputs, labels, code_weight, gap_weight: As in
             :func:`inner_product_code_objective`.
         scale (float): Factor on the inner product. Defaults to 0.5.
         block_size (int, optional): Columns per block (auto if None).
-
-    Returns:
-        float: J(B).
     """
-    _check_streams(outputs, gap_outputs, labels, codes)
-    total = 0.
-    for _, _, sim, thetas in _logistic_blocks(codes, outputs, labels, scale,
-                                              block_size):
-        for theta in thetas:
-            total += float((F.softplus(theta) - sim * theta).double().sum())
-    gap = sum(float((x - codes).double().pow(2).sum()) for x in gap_outputs)
-    return code_weight * total + gap_weight * gap
+    outputs: Sequence[torch.Tensor]
+    gap_outputs: Sequence[torch.Tensor]
+    labels: torch.Tensor
+    code_weight: float = 1.
+    gap_weight: float = 0.
+    scale: float = 0.5
+    block_size: Optional[int] = None
 
+    def _pass(self, codes: torch.Tensor, linear=None) -> float:
+        """J(codes); with ``linear`` (N, k), also add
+        :math:`\mu\,\text{scale}\sum_s (\sigma(\phi^s) - S)^\top
+        \tilde F_s` to it."""
+        _check_streams(self.outputs, self.gap_outputs, self.labels, codes)
+        n = codes.shape[0]
+        # About 4M entries per N x block matrix keeps the O(N^2) passes in
+        # pieces of ~32 MB (float64) whatever N is.
+        step = self.block_size or max(1, (1 << 22) // max(n, 1))
+        total = 0.
+        for start in range(0, n, step):
+            stop = min(start + step, n)
+            sim = label_similarity(self.labels,
+                                   self.labels[start:stop]).to(codes)
+            for x in self.outputs:
+                theta = self.scale * x @ codes[start:stop].t()
+                total += float(
+                    (F.softplus(theta) - sim * theta).double().sum())
+                if linear is not None:
+                    linear[start:stop] += self.code_weight * self.scale * (
+                        (torch.sigmoid(theta) - sim).t() @ x)
+        gap = sum(
+            float((x - codes).double().pow(2).sum())
+            for x in self.gap_outputs)
+        return self.code_weight * total + self.gap_weight * gap
 
-def logistic_code_surrogate(codes: torch.Tensor,
-                            outputs: Sequence[torch.Tensor],
-                            gap_outputs: Sequence[torch.Tensor],
-                            labels: torch.Tensor,
-                            code_weight: float = 1.,
-                            gap_weight: float = 0.,
-                            scale: float = 0.5,
-                            block_size: Optional[int] = None
-                            ) -> QuadraticCodeObjective:
-    r"""Quadratic majorizer of :func:`logistic_code_objective` at B0.
+    def objective(self, codes: torch.Tensor) -> float:
+        """J(codes), exactly."""
+        return self._pass(codes)
 
-    With :math:`\log(1+e^{\phi}) \le \log(1+e^{\phi_0}) +
-    \sigma(\phi_0)(\phi - \phi_0) + (\phi - \phi_0)^2/8`:
+    def surrogate(self, codes: torch.Tensor) -> QuadraticCodeObjective:
+        r"""Quadratic majorizer of J at B0 = ``codes``.
 
-    .. math::
-        P = \tfrac{\mu\,\text{scale}^2}{8}\sum_s \tilde F_s^\top\tilde F_s,
-        \quad
-        q_j = \mu\,\text{scale}\sum_s\Big[\sum_i(\sigma(\phi^s_{0,ij})
-              - S_{ij})\tilde f_{s,i}
-              - \tfrac{\text{scale}}{4}\tilde F_s^\top\tilde F_s b_{0,j}\Big]
-              - 2\gamma\sum_s x_{s,j}
+        With :math:`\log(1+e^{\phi}) \le \log(1+e^{\phi_0}) +
+        \sigma(\phi_0)(\phi - \phi_0) + (\phi - \phi_0)^2/8`:
 
-    and the constant makes the surrogate equal J at B0, so it upper-bounds
-    J everywhere and touches it at B0.
+        .. math::
+            P = \tfrac{\mu\,\text{scale}^2}{8}\sum_s \tilde F_s^\top
+                \tilde F_s,\quad
+            q_j = \mu\,\text{scale}\sum_s\Big[\sum_i(\sigma(\phi^s_{0,ij})
+                  - S_{ij})\tilde f_{s,i}
+                  - \tfrac{\text{scale}}{4}\tilde F_s^\top\tilde F_s
+                  b_{0,j}\Big] - 2\gamma\sum_s x_{s,j}
 
-    Args:
-        codes (torch.Tensor): B0, (N, k) of ±1: where the bound touches.
-        Others: as in :func:`logistic_code_objective`.
+        and the constant makes it equal J at B0, so it upper-bounds J
+        everywhere and touches it at B0: a DCC step on it never increases J.
 
-    Returns:
-        QuadraticCodeObjective: the majorizer (its value at B0 is J(B0)).
-    """
-    _check_streams(outputs, gap_outputs, labels, codes)
-    grams = [x.t() @ x for x in outputs]
-    P = code_weight * scale * scale / 8 * sum(grams)
-    Q, const = _gap_terms(gap_outputs, gap_weight)
-    Q = Q - code_weight * scale * scale / 4 * (codes @ sum(grams))
-    value = 0.
-    for start, stop, sim, thetas in _logistic_blocks(codes, outputs, labels,
-                                                     scale, block_size):
-        for x, theta in zip(outputs, thetas):
-            value += float((F.softplus(theta) - sim * theta).double().sum())
-            weight = torch.sigmoid(theta) - sim  # (N, block)
-            Q[start:stop] += code_weight * scale * (weight.t() @ x)
-    value = code_weight * value + gap_weight * sum(
-        float((x - codes).double().pow(2).sum()) for x in gap_outputs)
-    surrogate = QuadraticCodeObjective(P, Q, 0.)
-    surrogate.const = value - surrogate(codes)
-    return surrogate
+        Returns:
+            QuadraticCodeObjective: the majorizer.
+        """
+        w, s = self.code_weight, self.scale
+        gram = sum(x.t() @ x for x in self.outputs)
+        linear, _ = _gap_terms(self.gap_outputs, self.gap_weight)
+        linear = linear - w * s * s / 4 * (codes @ gram)
+        value = self._pass(codes, linear)
+        surrogate = QuadraticCodeObjective(w * s * s / 8 * gram, linear)
+        surrogate.const = value - surrogate(codes)
+        return surrogate
 
 
 def dcc_update(codes: torch.Tensor,

@@ -1,0 +1,386 @@
+"""DADH benchmark: retrieval quality against its single-stream ablation, and
+the cost of the discrete code update (B-step) at N = 200,000.
+
+1. Quality: ``configs/dadh/dadh_lenet5_mnist_16bit.py`` (two LeNet-5
+   streams, MNIST from the shared data, protocol 'a': 1,000 queries, 5,000
+   training images, 64,000 database images) against the same config with
+   ``stream_g=None`` (one stream; the cross-stream term then pairs the
+   stream with its own buffered outputs), same backbone, epochs, batch and
+   optimizer. Each run is the real ``Runner`` (train, then the val loop
+   with ``HammingRetrievalMetric``) in its own process, one thread each;
+   mAP@all over the whole database, mean ± sample std over seeds.
+2. Speed/memory: ``DualAsymmetricHasher.update_codes`` for N = 200,000,
+   k = 64 with random stream outputs, single-label (10 classes) and
+   multi-label (21 classes) synthetic labels, each in a fresh process:
+   seconds for building the objective and per DCC sweep, the closed form,
+   and the peak RSS increase; compared with one training epoch at that N,
+   estimated from the measured per-image throughput of the same model's
+   ``train_step`` (LeNet-5 streams, N = 200,000 buffers, batch 64, random
+   images; data loading excluded, so the epoch estimate is a lower bound
+   and the B-step share an upper bound).
+
+Writes ``benchmarks/results/dadh.{json,md}``.
+
+Usage:
+    python benchmarks/dadh_benchmark.py [--seeds 0 1 2] [--bits 16 32]
+        [--epochs 10] [--jobs 2] [--skip-quality] [--skip-speed]
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIG = osp.join(REPO, 'configs', 'dadh', 'dadh_lenet5_mnist_16bit.py')
+SHARED = os.environ.get('HASHPLUGINS_DATA',
+                        osp.join(REPO, '..', 'shared', 'data'))
+RESULTS = osp.join(REPO, 'benchmarks', 'results')
+# dadh_joint updates both streams every iteration: twice the network work.
+VARIANTS = ('dadh', 'single_stream', 'dadh_joint')
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.
+
+
+def _setup_child():
+    import torch
+    torch.set_num_threads(1)
+    sys.path.insert(0, REPO)
+    import hashplugins  # noqa: F401
+    return torch
+
+
+# ----------------------------------------------------------------------------
+# 1. quality (one Runner per process)
+def quality_run(variant: str, bits: int, seed: int, epochs: int) -> dict:
+    """Train and evaluate one configuration; returns mAP and timings."""
+    _setup_child()
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+
+    cfg = Config.fromfile(CONFIG)
+    root = osp.join(SHARED, 'mnist')
+    cfg.train_dataloader.dataset.data_root = root
+    for part in ('query', 'database'):
+        cfg.val_dataloader.dataset[part].data_root = root
+    cfg.test_dataloader = cfg.val_dataloader
+    for name in ('stream_f', 'stream_g'):
+        cfg.model[name].head.num_bits = bits
+    if variant == 'single_stream':
+        cfg.model.stream_g = None
+        cfg.optim_wrapper.pop('stream_g')
+    elif variant == 'dadh_joint':
+        cfg.model.alternation = 'joint'
+        for hook in cfg.custom_hooks:
+            if hook['type'] == 'DADHCodeUpdateHook':
+                hook['interval'] = 1  # both streams train every epoch
+    cfg.randomness = dict(seed=seed, deterministic=False)
+    cfg.train_cfg.max_epochs = epochs
+    cfg.param_scheduler.T_max = epochs
+    cfg.train_cfg.val_interval = epochs + 1  # evaluate once, below
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=-1,
+                                        save_last=False)
+    cfg.log_level = 'WARNING'
+    with tempfile.TemporaryDirectory() as work_dir:
+        cfg.work_dir = work_dir
+        cfg.experiment_name = f'{variant}_{bits}_{seed}'
+        runner = Runner.from_cfg(cfg)
+        start = time.perf_counter()
+        runner.train()
+        train_s = time.perf_counter() - start
+        start = time.perf_counter()
+        metrics = runner.val_loop.run()
+        eval_s = time.perf_counter() - start
+    return dict(variant=variant, bits=bits, seed=seed, epochs=epochs,
+                mAP=float(metrics['hashing/mAP@all']), train_s=train_s,
+                eval_s=eval_s)
+
+
+# ----------------------------------------------------------------------------
+# 2. B-step speed and memory (one case per process)
+def _synthetic_labels(torch, n: int, multi: bool, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    if not multi:
+        return torch.nn.functional.one_hot(
+            torch.randint(10, (n, ), generator=g), 10).float()
+    # NUS-WIDE-like: 1-3 concepts per item from a skewed distribution over
+    # 21 concepts, so label sets repeat as in real multi-label data.
+    popularity = 1. / torch.arange(1, 22).float()
+    counts = torch.randint(1, 4, (n, ), generator=g)
+    labels = torch.zeros(n, 21)
+    for c in (1, 2, 3):
+        rows = (counts >= c).nonzero().squeeze(1)
+        picks = torch.multinomial(popularity, len(rows), replacement=True,
+                                  generator=g)
+        labels[rows, picks] = 1.
+    return labels
+
+
+def _lenet_model(torch, bits: int, n: int, multi: bool):
+    from mmpretrain.registry import MODELS
+    stream = dict(backbone=dict(type='LeNet5'),
+                  head=dict(type='HashHead', in_channels=120, num_bits=bits,
+                            activation='identity'))
+    model = MODELS.build(dict(
+        type='DualAsymmetricHasher', stream_f=stream, stream_g=stream,
+        data_preprocessor=dict(type='ClsDataPreprocessor', mean=[33.3],
+                               std=[78.6]),
+        code_loss=dict(type='AsymmetricInnerProductLoss',
+                       similarity='balanced'),
+        balance_loss=dict(type='BitBalanceLoss', loss_weight=1.),
+        alternation='epoch'))
+    model.attach_training_set(_synthetic_labels(torch, n, multi))
+    return model
+
+
+def code_update_case(n: int, bits: int, multi: bool, sweeps: int) -> dict:
+    """Time and memory of the B-step on random outputs."""
+    torch = _setup_child()
+    from hashplugins.models.utils import (closed_form_update, dcc_update,
+                                          inner_product_code_objective,
+                                          label_patterns)
+    model = _lenet_model(torch, bits, n, multi)
+    g = torch.Generator().manual_seed(1)
+    model.outputs_f.copy_(torch.randn(n, bits, generator=g))
+    model.outputs_g.copy_(torch.randn(n, bits, generator=g))
+    distinct = int(label_patterns(model.train_labels).patterns.shape[0])
+    baseline = _peak_rss_mb()
+    start = time.perf_counter()
+    stats = model.update_codes('dcc', sweeps=1)
+    total_1 = time.perf_counter() - start
+    after_first = _peak_rss_mb()
+    # Breakdown through the same functions update_codes uses.
+    soft, gap, weight, gamma = model.code_objective_terms()
+    start = time.perf_counter()
+    objective = inner_product_code_objective(
+        soft, gap, model.train_labels, weight, gamma,
+        affine=(1 + model.similar_ratio(), -model.similar_ratio()))
+    build_s = time.perf_counter() - start
+    codes = model.codes.double()
+    sweep_s = []
+    for _ in range(sweeps):
+        start = time.perf_counter()
+        codes = dcc_update(codes, objective, sweeps=1)
+        sweep_s.append(time.perf_counter() - start)
+    start = time.perf_counter()
+    closed_form_update(objective)
+    closed_s = time.perf_counter() - start
+    return dict(
+        n=n, bits=bits, labels='multi-label (21)' if multi else
+        'single-label (10)', distinct_label_sets=distinct,
+        update_codes_1_sweep_s=total_1, build_objective_s=build_s,
+        dcc_sweep_s=statistics.median(sweep_s), closed_form_s=closed_s,
+        objective_before=stats['objective_before'],
+        objective_after=stats['objective_after'],
+        rss_before_mb=baseline, peak_rss_increase_mb=max(
+            after_first - baseline, 0.), peak_rss_mb=_peak_rss_mb(),
+        dense_similarity_gb=n * n * 4 / 1e9)
+
+
+def epoch_estimate_case(n: int, bits: int, iters: int) -> dict:
+    """Per-image throughput of the DADH train_step with N-row buffers."""
+    torch = _setup_child()
+    from mmengine.optim import OptimWrapper, OptimWrapperDict
+    from mmpretrain.structures import DataSample
+    model = _lenet_model(torch, bits, n, multi=False)
+    wrappers = OptimWrapperDict(**{
+        f'stream_{name}': OptimWrapper(
+            torch.optim.Adam(stream.parameters(), lr=1e-3))
+        for name, stream in model.streams.items()
+    })
+    g = torch.Generator().manual_seed(0)
+
+    def batch(step):
+        idx = torch.randint(n, (64, ), generator=g).tolist()
+        samples = [DataSample(metainfo=dict(sample_idx=i)).set_gt_label(
+            int(model.train_labels[i].argmax())) for i in idx]
+        return dict(inputs=torch.rand(64, 1, 32, 32, generator=g) * 255,
+                    data_samples=samples)
+
+    times = []
+    for step in range(iters + 3):
+        model.set_train_progress(epoch=0, iteration=step)
+        data = batch(step)
+        start = time.perf_counter()
+        model.train_step(data, wrappers)
+        if step >= 3:  # warm-up
+            times.append(time.perf_counter() - start)
+    per_iter = statistics.median(times)
+    images_per_s = 64 / per_iter
+    return dict(n=n, bits=bits, batch=64, timed_iters=iters,
+                train_step_s=per_iter, images_per_s=images_per_s,
+                epoch_estimate_s=n / images_per_s,
+                peak_rss_mb=_peak_rss_mb())
+
+
+# ----------------------------------------------------------------------------
+def _child(kind: str, **kwargs) -> dict:
+    """Run one case in a fresh interpreter (isolated RSS, 1 thread)."""
+    cmd = [sys.executable, osp.abspath(__file__), '--child', kind,
+           json.dumps(kwargs)]
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+    lines = [x for x in out.stdout.splitlines() if x.startswith('RESULT ')]
+    if out.returncode or not lines:
+        raise RuntimeError(f'{kind} {kwargs} failed:\n{out.stderr[-3000:]}')
+    return json.loads(lines[-1][len('RESULT '):])
+
+
+def hardware() -> dict:
+    model = 'unknown'
+    with open('/proc/cpuinfo') as f:
+        for line in f:
+            if line.startswith('model name'):
+                model = line.split(':', 1)[1].strip()
+                break
+    import torch
+    import mmengine
+    import mmpretrain
+    commit = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'],
+                            capture_output=True, text=True, cwd=REPO)
+    commit = os.environ.get('HASHPLUGINS_COMMIT', commit.stdout.strip())
+    return dict(cpu=model, logical_cpus=os.cpu_count(),
+                threads_per_process=1, python=platform.python_version(),
+                torch=torch.__version__, mmengine=mmengine.__version__,
+                mmpretrain=mmpretrain.__version__,
+                commit=commit or None, gpu=None)
+
+
+def summarize_quality(runs):
+    table = {}
+    for r in runs:
+        table.setdefault((r['variant'], r['bits']), []).append(r['mAP'])
+    rows = []
+    for (variant, bits), values in sorted(table.items(),
+                                          key=lambda x: (x[0][1], x[0][0])):
+        rows.append(dict(variant=variant, bits=bits, seeds=len(values),
+                         mean=statistics.mean(values),
+                         std=statistics.stdev(values) if len(values) > 1
+                         else 0., values=values))
+    return rows
+
+
+def write_markdown(result: dict, path: str) -> None:
+    hw = result['hardware']
+    lines = ['# DADH benchmark', '',
+             f"Machine: {hw['cpu']}, {hw['logical_cpus']} logical CPUs "
+             f"(shared with other jobs), 1 torch thread per process, no GPU; "
+             f"torch {hw['torch']}, mmengine {hw['mmengine']}, mmpretrain "
+             f"{hw['mmpretrain']}; code at commit {hw['commit']}.", '']
+    if result.get('quality'):
+        q = result['quality_setup']
+        lines += [
+            '## Retrieval quality: DADH vs its single-stream ablation', '',
+            f"Data: {q['data']}. Model: {q['model']}. Budget: {q['budget']}."
+            f" Metric: {q['metric']}.", '',
+            '| variant | bits | mAP@all (mean ± std) | seeds | per seed |',
+            '|---|---|---|---|---|']
+        for row in result['quality']:
+            values = ', '.join(f'{v:.4f}' for v in row['values'])
+            lines.append(f"| {row['variant']} | {row['bits']} | "
+                         f"{row['mean']:.4f} ± {row['std']:.4f} | "
+                         f"{row['seeds']} | {values} |")
+        lines.append('')
+    if result.get('code_update'):
+        epoch = result['epoch_estimate']
+        lines += [
+            f"## Code update (B-step) at N = {epoch['n']:,}, k = "
+            f"{epoch['bits']}", '',
+            'Random stream outputs, synthetic labels; one fresh process per '
+            'case. The epoch time is estimated from the measured throughput '
+            f"of the DADH train_step ({epoch['images_per_s']:.0f} images/s, "
+            'LeNet-5 stream, batch 64, N-row buffers, data loading '
+            f"excluded): {epoch['epoch_estimate_s']:.0f} s per epoch.", '',
+            '| labels | distinct label sets | build J (s) | DCC sweep (s) | '
+            'update_codes, 1 sweep (s) | share of an epoch | closed form (s) '
+            '| peak RSS increase (MB) | dense S would need (GB) |',
+            '|---|---|---|---|---|---|---|---|---|']
+        for c in result['code_update']:
+            share = c['update_codes_1_sweep_s'] / epoch['epoch_estimate_s']
+            lines.append(
+                f"| {c['labels']} | {c['distinct_label_sets']} | "
+                f"{c['build_objective_s']:.2f} | {c['dcc_sweep_s']:.2f} | "
+                f"{c['update_codes_1_sweep_s']:.2f} | {share:.2%} | "
+                f"{c['closed_form_s']:.3f} | {c['peak_rss_increase_mb']:.0f} "
+                f"| {c['dense_similarity_gb']:.0f} |")
+        lines.append('')
+    lines.append('Generated by `python benchmarks/dadh_benchmark.py`.')
+    with open(path + '.tmp', 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    os.replace(path + '.tmp', path)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    parser.add_argument('--bits', type=int, nargs='+', default=[16, 32])
+    parser.add_argument('--epochs', type=int, default=10)
+    parser.add_argument('--jobs', type=int, default=2)
+    parser.add_argument('--n', type=int, default=200_000)
+    parser.add_argument('--code-bits', type=int, default=64)
+    parser.add_argument('--sweeps', type=int, default=3)
+    parser.add_argument('--skip-quality', action='store_true')
+    parser.add_argument('--skip-speed', action='store_true')
+    parser.add_argument('--child', nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        kind, kwargs = args.child[0], json.loads(args.child[1])
+        fn = dict(quality=quality_run, code_update=code_update_case,
+                  epoch=epoch_estimate_case)[kind]
+        print('RESULT ' + json.dumps(fn(**kwargs)), flush=True)
+        return
+
+    result = dict(hardware=hardware())
+    if not args.skip_quality:
+        if not osp.isdir(osp.join(SHARED, 'mnist')):
+            sys.exit(f'no MNIST at {SHARED}/mnist: set HASHPLUGINS_DATA')
+        jobs = [dict(variant=v, bits=b, seed=s, epochs=args.epochs)
+                for b in args.bits for s in args.seeds for v in VARIANTS]
+        start = time.perf_counter()
+        with ThreadPoolExecutor(args.jobs) as pool:
+            runs = list(pool.map(lambda kw: _child('quality', **kw), jobs))
+        result['quality_wall_s'] = time.perf_counter() - start
+        result['quality_runs'] = runs
+        result['quality'] = summarize_quality(runs)
+        result['quality_setup'] = dict(
+            data='MNIST (shared copy, bit-exact official idx files), '
+            'protocol a: 1,000 queries (100/class), 5,000 training images '
+            '(500/class), 64,000 database images; 32x32 gray',
+            model='LeNet-5 stream(s) from scratch, configs/dadh/'
+            'dadh_lenet5_mnist_16bit.py with head.num_bits set; '
+            'single_stream = the same with stream_g=None',
+            budget=f'{args.epochs} epochs, batch 64, Adam 1e-3 cosine; dadh '
+            'alternates streams per epoch (one stream per iteration, B-step '
+            'every 2 epochs), so it and single_stream run the same number of '
+            'network iterations; dadh_joint trains both streams every '
+            'iteration (B-step every epoch): twice the network work',
+            metric='HammingRetrievalMetric mAP@all (stable tie order), '
+            'query codes and database codes from sign(F+G) (DADH) or '
+            'sign(F) (single stream)',
+            jobs_in_parallel=args.jobs)
+    if not args.skip_speed:
+        result['code_update'] = [
+            _child('code_update', n=args.n, bits=args.code_bits, multi=multi,
+                   sweeps=args.sweeps) for multi in (False, True)
+        ]
+        result['epoch_estimate'] = _child('epoch', n=args.n,
+                                          bits=args.code_bits, iters=30)
+    os.makedirs(RESULTS, exist_ok=True)
+    path = osp.join(RESULTS, 'dadh')
+    with open(path + '.json.tmp', 'w') as f:
+        json.dump(result, f, indent=2)
+    os.replace(path + '.json.tmp', path + '.json')
+    write_markdown(result, path + '.md')
+    print(open(path + '.md').read())
+
+
+if __name__ == '__main__':
+    main()
