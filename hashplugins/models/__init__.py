@@ -1,1 +1,1 @@
-from . import hashers, heads, losses, utils
+from . import gans, hashers, heads, losses, utils
