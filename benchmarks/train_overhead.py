@@ -148,6 +148,7 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
+    load_start = os.getloadavg()[0]
     results = {}
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         for name, case in CASES.items():
@@ -169,7 +170,9 @@ def main():
     cpu = next((line.split(':', 1)[1].strip()
                 for line in open('/proc/cpuinfo')
                 if line.startswith('model name')), platform.processor())
+    load_end = os.getloadavg()[0]
     info = dict(cpu=cpu, cores=os.cpu_count(), torch_threads=args.threads,
+                load_average=[load_start, load_end],
                 torch=torch.__version__, iters=args.iters,
                 warmup=args.warmup, rounds=args.rounds, cuda=False)
     os.makedirs(osp.dirname(args.out), exist_ok=True)
@@ -182,7 +185,9 @@ def main():
         f'Machine: {cpu}, {os.cpu_count()} cores, torch '
         f'{torch.__version__} with {args.threads} threads, no GPU. '
         f'{args.rounds} interleaved rounds x {args.iters - args.warmup} '
-        'timed iterations each; medians.', '',
+        'timed iterations each; medians. Load average at start / end: '
+        f'{load_start:.2f} / {load_end:.2f} (above 2, other jobs shared '
+        'the cores and the ratios are noisy).', '',
         '| case | mmengine ms/iter | hand loop ms/iter | overhead |',
         '|---|---|---|---|'
     ]

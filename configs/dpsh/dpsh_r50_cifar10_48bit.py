@@ -1,4 +1,4 @@
-# DPSH (Li, Zhao, Kang, IJCAI 2016) with an ImageNet-pretrained ResNet-50 on
+# DPSH (Li, Wang, Kang, IJCAI 2016) with an ImageNet-pretrained ResNet-50 on
 # CIFAR-10 at 224 px, protocol (a): 1,000 queries, 5,000 training images,
 # 54,000 database images; mAP over the whole database.
 _base_ = [
