@@ -7,6 +7,8 @@ from .asymmetric_pairwise_loss import (AsymmetricInnerProductLoss,
                                        similarity_affine)
 from .bit_balance_loss import BitBalanceLoss
 from .feature_code_gap_loss import FeatureCodeGapLoss
+from .max_entropy_loss import MaxEntropyLoss, max_entropy_loss
+from .triplet_ranking_loss import TripletRankingLoss, triplet_ranking_loss
 from .t_distribution_pairwise_loss import (TDistributionPairwiseLoss,
                                            t_distribution_pairwise_loss)
 
