@@ -17,14 +17,12 @@ from copy import deepcopy
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
+from mmengine.config import Config, ConfigDict  # noqa: E402
 from mmengine.dist import is_main_process  # noqa: E402
-from mmengine.registry import RUNNERS  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
 
 import hashplugins  # noqa: E402,F401  (registers everything)
-from hashplugins.engine.runner import (finish_distributed,  # noqa: E402
-                                       setup_distributed, trust_checkpoints)
+from hashplugins.engine.runner import (  # noqa: E402
+    add_launch_args, build_runner, finish_distributed, parse_launch_args)
 
 CODES_METRIC = 'HammingRetrievalMetric'
 
@@ -47,29 +45,11 @@ def parse_args():
         default='codes',
         help='what --out holds. Defaults to codes.')
     parser.add_argument(
-        '--trust-checkpoint',
-        action='store_true',
-        help='allow a full unpickle of a checkpoint that is not plain '
-        'tensors (only for files you trust)')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings in the config, key=value pairs')
-    parser.add_argument(
         '--no-pin-memory',
         action='store_true',
         help='disable pin_memory in the dataloader')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_launch_args(parser)
+    return parse_launch_args(parser)
 
 
 def merge_args(cfg, args):
@@ -108,17 +88,8 @@ def merge_args(cfg, args):
 
 def main():
     args = parse_args()
-    if args.trust_checkpoint:
-        trust_checkpoints(True)
-
-    cfg = Config.fromfile(args.config)
-    cfg = merge_args(cfg, args)
-    setup_distributed(cfg, args.launcher)
-
-    if 'runner_type' not in cfg:
-        runner = Runner.from_cfg(cfg)
-    else:
-        runner = RUNNERS.build(cfg)
+    cfg = merge_args(Config.fromfile(args.config), args)
+    runner = build_runner(cfg, args.launcher)
 
     metrics = runner.test()
 

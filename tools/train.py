@@ -7,21 +7,18 @@ Examples:
     bash tools/dist_train.sh configs/dadh/dadh_r50_cifar10_48bit.py 8
 """
 import argparse
-import os
 import os.path as osp
 import sys
 from copy import deepcopy
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
-from mmengine.registry import RUNNERS  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
+from mmengine.config import Config, ConfigDict  # noqa: E402
 
 import hashplugins  # noqa: E402,F401  (registers everything)
-from hashplugins.engine.runner import (enable_amp,  # noqa: E402
-                                       finish_distributed, setup_distributed,
-                                       trust_checkpoints)
+from hashplugins.engine.runner import (  # noqa: E402
+    add_launch_args, build_runner, enable_amp, finish_distributed,
+    parse_launch_args)
 
 
 def parse_args():
@@ -57,29 +54,8 @@ def parse_args():
         '--no-persistent-workers',
         action='store_true',
         help='disable persistent_workers in the dataloaders')
-    parser.add_argument(
-        '--trust-checkpoint',
-        action='store_true',
-        help='allow a full unpickle of checkpoints that are not plain '
-        'tensors (e.g. written by stock mmpretrain). Only for files you '
-        'trust: unpickling can run arbitrary code.')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings in the config, key=value pairs, e.g. '
-        'train_cfg.max_epochs=10 model.head.num_bits=32')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    # torch.distributed.launch passes --local-rank (torch >= 2.0).
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_launch_args(parser)
+    return parse_launch_args(parser)
 
 
 def merge_args(cfg, args):
@@ -146,17 +122,8 @@ def merge_args(cfg, args):
 
 def main():
     args = parse_args()
-    if args.trust_checkpoint:
-        trust_checkpoints(True)
-
-    cfg = Config.fromfile(args.config)
-    cfg = merge_args(cfg, args)
-    setup_distributed(cfg, args.launcher)
-
-    if 'runner_type' not in cfg:
-        runner = Runner.from_cfg(cfg)
-    else:
-        runner = RUNNERS.build(cfg)
+    cfg = merge_args(Config.fromfile(args.config), args)
+    runner = build_runner(cfg, args.launcher)
 
     runner.train()
     finish_distributed()

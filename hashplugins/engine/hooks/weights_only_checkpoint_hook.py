@@ -1,4 +1,4 @@
-"""Keep mmengine checkpoints loadable with ``torch.load(weights_only=True)``."""
+"""Keep mmengine checkpoints loadable with torch.load(weights_only=True)."""
 import numpy as np
 import torch
 from mmengine.hooks import Hook

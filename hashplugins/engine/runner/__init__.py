@@ -1,9 +1,10 @@
 from .checkpoint import (UntrustedCheckpointError, checkpoints_trusted,
                          load_checkpoint_file, trust_checkpoints)
-from .launch import enable_amp, finish_distributed, setup_distributed
+from .launch import (add_launch_args, build_runner, enable_amp,
+                     finish_distributed, parse_launch_args, setup_distributed)
 
 __all__ = [
     'UntrustedCheckpointError', 'checkpoints_trusted', 'load_checkpoint_file',
-    'trust_checkpoints', 'enable_amp', 'finish_distributed',
-    'setup_distributed'
+    'trust_checkpoints', 'add_launch_args', 'build_runner', 'enable_amp',
+    'finish_distributed', 'parse_launch_args', 'setup_distributed'
 ]

@@ -5,14 +5,19 @@ CPU distributed runs through torchrun/gloo, ``--amp`` that works with
 single and dict optim wrappers and falls back to bfloat16 on CPU, and a
 clean exit code for distributed CPU jobs.
 """
+import argparse
 import logging
 import os
 import sys
 
 import torch
 import torch.distributed as dist
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+from .checkpoint import trust_checkpoints
 
 # Optim wrapper types that --amp may replace.
 _PLAIN_WRAPPERS = (None, 'OptimWrapper', 'AmpOptimWrapper',
@@ -88,7 +93,8 @@ def enable_amp(cfg: Config) -> None:
     for wrapper in _optim_wrapper_cfgs(cfg.optim_wrapper):
         if wrapper.get('type') not in _PLAIN_WRAPPERS:
             raise ValueError(
-                f'--amp: optim wrapper type {wrapper.get("type")!r} is custom; '
+                f'--amp: optim wrapper type {wrapper.get("type")!r} is '
+                'custom; '
                 'set a mixed-precision wrapper in the config instead.')
         if cuda:
             wrapper['type'] = 'AmpOptimWrapper'
@@ -114,3 +120,44 @@ def finish_distributed() -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
+
+
+def add_launch_args(parser: argparse.ArgumentParser) -> None:
+    """Arguments shared by tools/train.py and tools/test.py."""
+    parser.add_argument(
+        '--trust-checkpoint',
+        action='store_true',
+        help='allow a full unpickle of checkpoints that are not plain '
+        'tensors (e.g. written by stock mmpretrain). Only for files you '
+        'trust: unpickling can run arbitrary code.')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings in the config, key=value pairs, e.g. '
+        'train_cfg.max_epochs=10 model.head.num_bits=32')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    # torch.distributed.launch passes --local-rank (torch >= 2.0).
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def parse_launch_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """Parse, export LOCAL_RANK and apply --trust-checkpoint."""
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    if args.trust_checkpoint:
+        trust_checkpoints(True)
+    return args
+
+
+def build_runner(cfg: Config, launcher: str):
+    """Set up (CPU) distribution, then build the runner the config names."""
+    setup_distributed(cfg, launcher)
+    if 'runner_type' not in cfg:
+        return Runner.from_cfg(cfg)
+    return RUNNERS.build(cfg)

@@ -96,8 +96,8 @@ class HashHead(BaseModule):
             raise ValueError(
                 f'HashHead: got features of width {feats.shape[1]}, but '
                 f'in_channels={self.in_channels}; set model.head.in_channels '
-                'to the backbone/neck output width (add a GlobalAveragePooling '
-                'neck for spatial feature maps).')
+                'to the backbone/neck output width (add a '
+                'GlobalAveragePooling neck for spatial feature maps).')
         return self.hidden(feats)
 
     def forward(self, feats) -> torch.Tensor:

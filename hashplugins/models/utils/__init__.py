@@ -7,4 +7,10 @@ from .discrete_code_update import (LogisticCodeProblem,
                                    QuadraticCodeObjective, closed_form_update,
                                    dcc_update, inner_product_code_objective)
 
-__all__ = ['gather_batch', 'pad_to_common_width', 'label_similarity', 'labels_to_multihot']
+__all__ = [
+    'gather_batch', 'pad_to_common_width', 'GradientReversal', 'grad_reverse',
+    'label_similarity', 'labels_to_multihot', 'label_patterns',
+    'similar_pair_count', 'similarity_matmul', 'LogisticCodeProblem',
+    'QuadraticCodeObjective', 'closed_form_update', 'dcc_update',
+    'inner_product_code_objective'
+]
