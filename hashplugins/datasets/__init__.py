@@ -14,6 +14,9 @@ from .protocols import STANDARD_PROTOCOLS, per_class_protocol
 from .splits import load_or_create_split, make_single_label_split
 from .transfer_pair import TransferPairDataset, transfer_collate
 from .transforms import PackHashInputs
+from .fake_image_bank import FakeImageBank, read_manifest, write_fake_bank
+from .generated_fakes import GeneratedFakeDataset, load_generator
+from .real_fake_pair import RealFakeDataset, real_fake_collate
 
 __all__ = [
     'transforms', 'Pool', 'SingleLabelHashingDataset', 'CIFAR10Hashing',

@@ -1,5 +1,6 @@
 from .dadh_hasher import DualAsymmetricHasher
 from .deep_hasher import DeepHasher
 from .transfer_hasher import TransferHasher
+from .gan_regularized_hasher import GANRegularizedHasher
 
 __all__ = ['DeepHasher', 'TransferHasher']
