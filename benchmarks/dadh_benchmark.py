@@ -149,23 +149,26 @@ def code_update_case(n: int, bits: int, multi: bool, sweeps: int) -> dict:
                                           inner_product_code_objective,
                                           label_patterns)
     model = _lenet_model(torch, bits, n, multi)
+    bank = model.code_bank
     g = torch.Generator().manual_seed(1)
-    model.outputs_f.copy_(torch.randn(n, bits, generator=g))
-    model.outputs_g.copy_(torch.randn(n, bits, generator=g))
-    distinct = int(label_patterns(model.train_labels).patterns.shape[0])
+    bank.outputs_f.copy_(torch.randn(n, bits, generator=g))
+    bank.outputs_g.copy_(torch.randn(n, bits, generator=g))
+    distinct = int(label_patterns(bank.train_labels).patterns.shape[0])
     baseline = _peak_rss_mb()
     start = time.perf_counter()
     stats = model.update_codes('dcc', sweeps=1)
     total_1 = time.perf_counter() - start
     after_first = _peak_rss_mb()
     # Breakdown through the same functions update_codes uses.
-    soft, gap, weight, gamma = model.code_objective_terms()
+    raw = [bank.outputs(name).double() for name in bank.streams]
+    soft = [x.tanh() for x in raw]
+    ratio = bank.similar_ratio()
     start = time.perf_counter()
     objective = inner_product_code_objective(
-        soft, gap, model.train_labels, weight, gamma,
-        affine=(1 + model.similar_ratio(), -model.similar_ratio()))
+        soft, raw, bank.train_labels, model.code_loss.loss_weight,
+        model.gap_loss.loss_weight, affine=(1 + ratio, -ratio))
     build_s = time.perf_counter() - start
-    codes = model.codes.double()
+    codes = bank.codes.double()
     sweep_s = []
     for _ in range(sweeps):
         start = time.perf_counter()
@@ -202,7 +205,7 @@ def epoch_estimate_case(n: int, bits: int, iters: int) -> dict:
     def batch(step):
         idx = torch.randint(n, (64, ), generator=g).tolist()
         samples = [DataSample(metainfo=dict(sample_idx=i)).set_gt_label(
-            int(model.train_labels[i].argmax())) for i in idx]
+            int(model.code_bank.train_labels[i].argmax())) for i in idx]
         return dict(inputs=torch.rand(64, 1, 32, 32, generator=g) * 255,
                     data_samples=samples)
 
@@ -274,13 +277,13 @@ def write_markdown(result: dict, path: str) -> None:
              f"Machine: {hw['cpu']}, {hw['logical_cpus']} logical CPUs "
              f"(shared with other jobs), 1 torch thread per process, no GPU; "
              f"torch {hw['torch']}, mmengine {hw['mmengine']}, mmpretrain "
-             f"{hw['mmpretrain']}; code at commit {hw['commit']}.", '']
+             f"{hw['mmpretrain']}.", '']
     if result.get('quality'):
         q = result['quality_setup']
         lines += [
             '## Retrieval quality: DADH vs its single-stream ablation', '',
             f"Data: {q['data']}. Model: {q['model']}. Budget: {q['budget']}."
-            f" Metric: {q['metric']}.", '',
+            f" Metric: {q['metric']}. Code: commit {q.get('commit')}.", '',
             '| variant | bits | mAP@all (mean ± std) | seeds | per seed |',
             '|---|---|---|---|---|']
         for row in result['quality']:
@@ -298,7 +301,8 @@ def write_markdown(result: dict, path: str) -> None:
             'case. The epoch time is estimated from the measured throughput '
             f"of the DADH train_step ({epoch['images_per_s']:.0f} images/s, "
             'LeNet-5 stream, batch 64, N-row buffers, data loading '
-            f"excluded): {epoch['epoch_estimate_s']:.0f} s per epoch.", '',
+            f"excluded): {epoch['epoch_estimate_s']:.0f} s per epoch. Code: "
+            f"commit {result.get('speed_commit')}.", '',
             '| labels | distinct label sets | build J (s) | DCC sweep (s) | '
             'update_codes, 1 sweep (s) | share of an epoch | closed form (s) '
             '| peak RSS increase (MB) | dense S would need (GB) |',
@@ -329,6 +333,9 @@ def main():
     parser.add_argument('--sweeps', type=int, default=3)
     parser.add_argument('--skip-quality', action='store_true')
     parser.add_argument('--skip-speed', action='store_true')
+    parser.add_argument(
+        '--keep-existing', action='store_true',
+        help='keep the sections of an existing dadh.json that are skipped')
     parser.add_argument('--child', nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -338,7 +345,15 @@ def main():
         print('RESULT ' + json.dumps(fn(**kwargs)), flush=True)
         return
 
-    result = dict(hardware=hardware())
+    path = osp.join(RESULTS, 'dadh')
+    result = {}
+    if args.keep_existing and osp.exists(path + '.json'):
+        with open(path + '.json') as f:
+            result = json.load(f)
+    if 'quality_setup' in result:  # runs kept from an earlier invocation
+        result['quality_setup'].setdefault(
+            'commit', result.get('hardware', {}).get('commit'))
+    result['hardware'] = hardware()
     if not args.skip_quality:
         if not osp.isdir(osp.join(SHARED, 'mnist')):
             sys.exit(f'no MNIST at {SHARED}/mnist: set HASHPLUGINS_DATA')
@@ -365,7 +380,8 @@ def main():
             metric='HammingRetrievalMetric mAP@all (stable tie order), '
             'query codes and database codes from sign(F+G) (DADH) or '
             'sign(F) (single stream)',
-            jobs_in_parallel=args.jobs)
+            jobs_in_parallel=args.jobs,
+            commit=result['hardware']['commit'])
     if not args.skip_speed:
         result['code_update'] = [
             _child('code_update', n=args.n, bits=args.code_bits, multi=multi,
@@ -373,8 +389,8 @@ def main():
         ]
         result['epoch_estimate'] = _child('epoch', n=args.n,
                                           bits=args.code_bits, iters=30)
+        result['speed_commit'] = result['hardware']['commit']
     os.makedirs(RESULTS, exist_ok=True)
-    path = osp.join(RESULTS, 'dadh')
     with open(path + '.json.tmp', 'w') as f:
         json.dump(result, f, indent=2)
     os.replace(path + '.json.tmp', path + '.json')

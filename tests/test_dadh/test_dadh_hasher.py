@@ -68,12 +68,13 @@ def test_build_errors():
 
 def test_attach_initialises_once_and_needs_a_training_set():
     model = _model()
-    assert model.codes.shape == (N, K) and model.outputs_g.shape == (N, K)
-    assert set(model.codes.unique().tolist()) == {-1., 1.}
-    codes = model.codes.clone()
-    assert not model.attach_training_set(model.train_labels.clone(),
-                                         model.train_ids.clone())
-    assert torch.equal(model.codes, codes)
+    bank = model.code_bank
+    assert bank.codes.shape == (N, K) and bank.outputs_g.shape == (N, K)
+    assert set(bank.codes.unique().tolist()) == {-1., 1.}
+    codes = bank.codes.clone()
+    assert not model.attach_training_set(bank.train_labels.clone(),
+                                         bank.train_ids.clone())
+    assert torch.equal(bank.codes, codes)
     fresh = MODELS.build(dict(type='DualAsymmetricHasher',
                               stream_f=_stream()))
     with pytest.raises(RuntimeError, match='DADHCodeUpdateHook'):
@@ -83,23 +84,24 @@ def test_attach_initialises_once_and_needs_a_training_set():
 @pytest.mark.parametrize('normalization', ['objective', 'per_term'])
 def test_stream_losses_recompute(normalization):
     model = _model(loss_normalization=normalization)
-    model.outputs_g.normal_()
+    bank = model.code_bank
+    bank.outputs_g.normal_()
     batch = _batch([0, 4, 5])
     inputs = model.data_preprocessor(batch, True)['inputs']
     idx = torch.tensor([0, 4, 5])
     losses = model.stream_losses('f', inputs, idx)
     raw = model.stream_f(inputs, mode='tensor')
-    assert torch.equal(model.outputs_f[idx], raw.detach())  # buffer updated
-    soft, other = raw.tanh(), model.outputs_g.tanh()
-    sim = label_similarity(model.train_labels[idx], model.train_labels)
+    assert torch.equal(bank.outputs_f[idx], raw.detach())  # buffer updated
+    soft, other = raw.tanh(), bank.outputs_g.tanh()
+    sim = label_similarity(bank.train_labels[idx], bank.train_labels)
     theta = 0.5 * soft @ other.t()
     pair = 10. * (torch.nn.functional.softplus(theta) - sim * theta).mean()
-    code = ((soft @ model.codes.t() - K * (2 * sim - 1))**2).mean()
+    code = ((soft @ bank.codes.t() - K * (2 * sim - 1))**2).mean()
     n = 3
     gap_avg, bal_avg = (n * N, n * N) if normalization == 'objective' else (
         n, N * N)
-    gap = 100. * (raw - model.codes[idx]).pow(2).sum() / gap_avg
-    balance = 10. * model.outputs_f.sum(0).pow(2).sum() / bal_avg
+    gap = 100. * (raw - bank.codes[idx]).pow(2).sum() / gap_avg
+    balance = 10. * bank.outputs_f.sum(0).pow(2).sum() / bal_avg
     for key, value in dict(pair=pair, code=code, gap=gap,
                            balance=balance).items():
         assert torch.allclose(losses[f'loss_{key}_f'], value, rtol=1e-5), key
@@ -112,6 +114,7 @@ def _params(stream):
 @pytest.mark.parametrize('alternation', ['epoch', 'iter', 'joint'])
 def test_alternation_updates_only_the_active_streams(alternation):
     model = _model(alternation=alternation)
+    bank = model.code_bank
     wrappers = _wrappers(model)
     schedule = {  # (epoch, iter) -> streams expected to move
         'epoch': [((0, 0), 'f'), ((0, 1), 'f'), ((1, 2), 'g')],
@@ -121,14 +124,14 @@ def test_alternation_updates_only_the_active_streams(alternation):
     for (epoch, it), moving in schedule:
         model.set_train_progress(epoch, it)
         before = {n: _params(s) for n, s in model.streams.items()}
-        outputs_before = {n: model.outputs(n).clone() for n in model.streams}
+        outputs_before = {n: bank.outputs(n).clone() for n in model.streams}
         log = model.train_step(_batch([it, it + 3]), wrappers)
         assert torch.isfinite(log['loss'])
         for name, stream in model.streams.items():
             moved = not torch.equal(before[name], _params(stream))
             assert moved == (name in moving), (epoch, it, name)
             assert (not torch.equal(outputs_before[name],
-                                    model.outputs(name))) == (name in moving)
+                                    bank.outputs(name))) == (name in moving)
             assert any(k.endswith(f'_{name}') for k in log) == (name
                                                                 in moving)
 
@@ -164,7 +167,7 @@ def test_predict_sources_and_learned_database_codes():
     db = _batch([0, 1, 2], 'database')['data_samples']
     db[2].set_metainfo(dict(pool_index=7))  # not a training item: network
     codes = torch.stack([s.hash_code for s in model.predict(inputs, db)])
-    assert torch.equal(codes[:2], model.codes[:2])
+    assert torch.equal(codes[:2], model.code_bank.codes[:2])
     assert torch.equal(codes[2], sign(f + g)[2])
     assert torch.equal(model(inputs), f)
 
@@ -174,8 +177,9 @@ def test_update_codes_lowers_the_objective():
                            similarity='balanced'),
                       dict(type='AsymmetricPairwiseLogisticLoss')]:
         model = _model(code_loss=code_loss)
-        model.outputs_f.normal_()
-        model.outputs_g.normal_()
+        bank = model.code_bank
+        bank.outputs_f.normal_()
+        bank.outputs_g.normal_()
         stats = model.update_codes('dcc', sweeps=2)
         assert stats['objective_after'] <= stats['objective_before']
         assert 0 < stats['changed_bits'] <= 1
@@ -186,7 +190,8 @@ def test_update_codes_lowers_the_objective():
 
 def test_fresh_model_loads_b_and_buffers_from_a_state_dict():
     model = _model(num_classes=None)
-    model.outputs_f.normal_()
+    bank = model.code_bank
+    bank.outputs_f.normal_()
     model.update_codes()
     fresh = MODELS.build(dict(type='DualAsymmetricHasher', stream_f=_stream(),
                               stream_g=_stream()))
@@ -194,7 +199,8 @@ def test_fresh_model_loads_b_and_buffers_from_a_state_dict():
     fresh.load_state_dict(model.state_dict())
     for name in ('codes', 'outputs_f', 'outputs_g', 'train_labels',
                  'train_ids'):
-        assert torch.equal(getattr(fresh, name), getattr(model, name)), name
+        assert torch.equal(getattr(fresh.code_bank, name),
+                           getattr(model.code_bank, name)), name
     wrong_bits = MODELS.build(dict(type='DualAsymmetricHasher',
                                    stream_f=_stream(bits=K + 1)))
     with pytest.raises(RuntimeError, match='size mismatch'):

@@ -57,7 +57,7 @@ def _cfg(work_dir, max_epochs, num_items=96, resume=False, load_from=None):
 
 
 def _buffers(model):
-    return {name: getattr(model, name).clone() for name in BUFFERS}
+    return {name: getattr(model.code_bank, name).clone() for name in BUFFERS}
 
 
 def test_b_and_buffers_survive_save_and_resume(tmp_path):
@@ -71,7 +71,7 @@ def test_b_and_buffers_survive_save_and_resume(tmp_path):
     ckpt_path = osp.join(work, 'epoch_1.pth')
     state = torch.load(ckpt_path, weights_only=True)['state_dict']
     for name, value in saved.items():
-        assert torch.equal(state[name], value), name
+        assert torch.equal(state[f'code_bank.{name}'], value), name
 
     resumed = Runner.from_cfg(
         _cfg(str(tmp_path / 'resumed'), max_epochs=1, resume=True,
@@ -79,7 +79,8 @@ def test_b_and_buffers_survive_save_and_resume(tmp_path):
     resumed.train()  # loads, the hook checks the set, no epoch left to run
     assert resumed.epoch == 1
     for name, value in saved.items():
-        assert torch.equal(getattr(resumed.model, name), value), name
+        assert torch.equal(getattr(resumed.model.code_bank, name),
+                           value), name
 
     # resuming with a different training set is refused by the hook
     other = Runner.from_cfg(

@@ -135,7 +135,7 @@ class DADHCodeUpdateHook(Hook):
         stats = model.update_codes(self.method, self.sweeps, self.block_size)
         if get_world_size() > 1:
             # Identical inputs on every rank; rank 0's B makes it bit-exact.
-            broadcast(model.codes, 0)
+            broadcast(model.code_bank.codes, 0)
         stats['seconds'] = time.perf_counter() - start
         runner.logger.info(
             f'DADH B-step ({self.method}, {self.sweeps} sweep(s)) after epoch '

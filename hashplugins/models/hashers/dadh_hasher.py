@@ -5,29 +5,22 @@ Only the abstract and a loose third-party adaptation were available, so
 every uncertain choice is a constructor argument; configs/dadh/README.md
 lists them with their evidence tags.
 """
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
-from mmengine.dist import all_gather, get_world_size
 from mmengine.model import BaseModel
-from mmengine.optim import OptimWrapper, OptimWrapperDict
+from mmengine.optim import OptimWrapperDict
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from ..losses import (AsymmetricInnerProductLoss,
-                      AsymmetricPairwiseLogisticLoss, similarity_affine)
-from ..utils import (LogisticCodeProblem, closed_form_update, dcc_update,
-                     inner_product_code_objective, label_similarity,
-                     similar_pair_count)
+from ..losses import AsymmetricInnerProductLoss, AsymmetricPairwiseLogisticLoss
+from ..utils import label_similarity
+from .dadh_code_bank import TrainingCodeBank
 
 STREAMS = ('f', 'g')
 ALTERNATIONS = ('epoch', 'iter', 'joint')
 CODE_SOURCES = ('f', 'g', 'sum')
 NORMALIZATIONS = ('objective', 'per_term')
-CODE_UPDATES = ('dcc', 'closed_form')
-# Buffers whose first dimension is the training-set size N.
-TRAINING_SET_BUFFERS = ('codes', 'outputs_f', 'outputs_g', 'train_labels',
-                        'train_ids')
 
 
 def _build_stream(cfg: dict, name: str):
@@ -59,20 +52,22 @@ class DualAsymmetricHasher(BaseModel):
 
     Each stream is a :class:`DeepHasher` (any mmpretrain backbone + neck +
     a ``HashHead`` with ``activation='identity'``) giving pre-activation
-    outputs F (stream f) and G (stream g); F̃ = tanh F. The model keeps, as
-    buffers saved in checkpoints and restored on ``--resume``, the learned
-    codes ``codes`` = B ∈ {±1}^{N×k} of the N training items, the latest
-    outputs ``outputs_f``/``outputs_g`` (N, k), the training labels
-    ``train_labels`` (N, C) and ids ``train_ids`` (N,), all indexed by the
-    dataset's ``sample_idx``. :class:`DADHCodeUpdateHook` attaches the
-    training set, tells the model the epoch/iteration, and runs the B-step.
+    outputs F (stream f) and G (stream g); F̃ = tanh F. Its ``code_bank``
+    (:class:`TrainingCodeBank`) keeps, as buffers saved in checkpoints and
+    restored on ``--resume``, the learned codes B ∈ {±1}^{N×k} of the N
+    training items, the latest outputs of each stream, the training labels
+    and ids, all indexed by the dataset's ``sample_idx``.
+    :class:`DADHCodeUpdateHook` attaches the training set, tells the model
+    the epoch/iteration, and runs the B-step (:meth:`update_codes`).
 
     Training a stream s on a mini-batch I minimises the rows-I part of
 
     .. math::
-        J = \tau\,\ell_{\log}(\tilde S_f, \tilde S_{\bar s})
-          + \mu\,\ell_{code}(\tilde S_f, B) + \gamma\lVert X_s - B\rVert^2
-          + \eta\lVert S_s \mathbf 1\rVert^2
+        J = \tau\,\ell_{\log}(\tilde F, \tilde G)
+          + \mu\,[\ell_{code}(\tilde F, B) + \ell_{code}(\tilde G, B)]
+          + \gamma(\lVert F - B\rVert^2 + \lVert G - B\rVert^2)
+          + \eta(\lVert F^\top \mathbf 1\rVert^2
+          + \lVert G^\top \mathbf 1\rVert^2)
 
     (spec §6.3): ``pair_loss`` between the stream and the *other* stream's
     buffered outputs over all N columns (the stream's own buffer when there
@@ -186,16 +181,9 @@ class DualAsymmetricHasher(BaseModel):
         self.database_code = _choice(database_code, sources, 'database_code')
         self.learned_database_codes = learned_database_codes
         self.id_key = id_key
-        self.code_init_seed = code_init_seed
         self.epoch, self.iter = 0, 0
-        self._similar_ratio = None  # cache, reset with the training set
-        width = num_classes or 0
-        self.register_buffer('codes', torch.zeros(num_train, k))
-        for name in self.streams:
-            self.register_buffer(f'outputs_{name}', torch.zeros(num_train, k))
-        self.register_buffer('train_labels', torch.zeros(num_train, width))
-        self.register_buffer('train_ids',
-                             torch.full((num_train, ), -1, dtype=torch.long))
+        self.code_bank = TrainingCodeBank(k, tuple(self.streams), num_classes,
+                                          num_train, code_init_seed)
 
     # ------------------------------------------------------------------
     # Structure and state
@@ -213,71 +201,21 @@ class DualAsymmetricHasher(BaseModel):
 
     @property
     def num_train(self) -> int:
-        """N, the number of training items B and the buffers cover."""
-        return self.codes.shape[0]
-
-    def outputs(self, name: str) -> torch.Tensor:
-        """Buffered pre-activation outputs (N, k) of stream ``name``."""
-        return getattr(self, f'outputs_{name}')
+        """N, the number of training items B covers."""
+        return self.code_bank.num_train
 
     def matches_training_set(self, labels: torch.Tensor,
                              ids: Optional[torch.Tensor] = None) -> bool:
         """Whether B and the buffers belong to this training set."""
-        labels = labels.to(self.train_labels)
-        return (labels.shape == self.train_labels.shape
-                and torch.equal(labels, self.train_labels)
-                and (ids is None or torch.equal(
-                    ids.to(self.train_ids), self.train_ids)))
+        return self.code_bank.matches(labels, ids)
 
     def attach_training_set(self,
                             labels: torch.Tensor,
                             ids: Optional[torch.Tensor] = None) -> bool:
-        """Size B and the buffers for N training items and initialise them.
-
-        B starts as seeded random ±1 (as ADSH's V) and the output buffers as
-        0 (a zero row adds a constant to the pair losses, no gradient).
-        Nothing changes if the model already holds this training set (e.g.
-        after ``--resume``).
-
-        Args:
-            labels (torch.Tensor): (N, C) multi-hot labels, row = sample_idx.
-            ids (torch.Tensor, optional): (N,) integer ids (e.g. pool_index)
-                for ``learned_database_codes``; -1 where unknown.
-
-        Returns:
-            bool: True if (re)initialised, False if kept.
-        """
-        if labels.dim() != 2 or (self.num_classes is not None
-                                 and labels.shape[1] != self.num_classes):
-            raise ValueError(
-                f'training labels must be (N, num_classes={self.num_classes})'
-                f', got {tuple(labels.shape)}')
-        if ids is None:
-            ids = torch.full((labels.shape[0], ), -1, dtype=torch.long)
-        if self.matches_training_set(labels, ids):
-            return False
-        n, k, device = labels.shape[0], self.num_bits, self.codes.device
-        generator = torch.Generator().manual_seed(self.code_init_seed)
-        codes = torch.where(
-            torch.rand(n, k, generator=generator) < 0.5, -1., 1.)
-        self.codes = codes.to(device, self.codes.dtype)
-        for name in self.streams:
-            setattr(self, f'outputs_{name}',
-                    torch.zeros(n, k, device=device))
-        self.train_labels = labels.to(device, torch.float32)
-        self.train_ids = ids.to(device, torch.long)
-        self._similar_ratio = None
-        return True
-
-    def similar_ratio(self) -> float:
-        """r = #similar / #dissimilar over all N x N training pairs (for
-        the 'balanced' similarity; one global value keeps the network step
-        and the B-step on the same objective)."""
-        if self._similar_ratio is None:
-            n = self.num_train
-            similar = similar_pair_count(self.train_labels)
-            self._similar_ratio = similar / max(n * n - similar, 1)
-        return self._similar_ratio
+        """Size and initialise B and the buffers for this training set
+        (kept if already held, e.g. after ``--resume``); see
+        :meth:`TrainingCodeBank.attach`."""
+        return self.code_bank.attach(labels, ids)
 
     def set_train_progress(self, epoch: int, iteration: int) -> None:
         """Tell the model where training is (drives the alternation)."""
@@ -292,49 +230,8 @@ class DualAsymmetricHasher(BaseModel):
         step = self.epoch if self.alternation == 'epoch' else self.iter
         return (STREAMS[(step // self.alternation_period) % 2], )
 
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        # B and the buffers are sized by the training set, which a freshly
-        # built model does not know yet: take N (and an inferred label
-        # width) from the checkpoint, so load_from/--resume/test restore them.
-        for name in TRAINING_SET_BUFFERS:
-            key, current = prefix + name, self._buffers.get(name)
-            if current is None or key not in state_dict:
-                continue
-            shape = tuple(state_dict[key].shape)
-            keep = current.shape[1:] if (
-                name != 'train_labels' or self.num_classes) else shape[1:]
-            if shape[1:] == tuple(keep) and shape != tuple(current.shape):
-                self._buffers[name] = current.new_zeros(shape)
-        self._similar_ratio = None
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
-
     # ------------------------------------------------------------------
     # Training
-    def _sample_indices(self, data_samples: Sequence[DataSample]):
-        if self.num_train == 0:
-            raise RuntimeError(
-                'DualAsymmetricHasher has no training set attached: add '
-                "dict(type='DADHCodeUpdateHook') to custom_hooks")
-        indices = [s.metainfo.get('sample_idx') for s in data_samples]
-        if any(i is None for i in indices):
-            raise KeyError('DADH needs sample_idx in every training sample '
-                           '(keep it in PackHashInputs meta_keys)')
-        indices = torch.as_tensor(indices, dtype=torch.long,
-                                  device=self.codes.device)
-        if int(indices.max()) >= self.num_train or int(indices.min()) < 0:
-            raise IndexError(
-                f'sample_idx {int(indices.max())} is outside the '
-                f'{self.num_train} attached training items: the training '
-                'set changed after it was attached')
-        return indices
-
-    def _store_outputs(self, name: str, indices, values) -> None:
-        # Every rank must hold the same buffers: gather the batch rows.
-        if get_world_size() > 1:
-            indices = torch.cat(all_gather(indices))
-            values = torch.cat(all_gather(values.contiguous()))
-        self.outputs(name)[indices] = values.to(self.outputs(name))
-
     def stream_losses(self, name: str, inputs: torch.Tensor,
                       indices: torch.Tensor) -> Dict[str, torch.Tensor]:
         """Losses of stream ``name`` on a batch; updates its output buffer.
@@ -347,13 +244,14 @@ class DualAsymmetricHasher(BaseModel):
         Returns:
             dict: ``loss_<term>_<name>`` -> scalar.
         """
+        bank = self.code_bank
         raw = self.streams[name](inputs, mode='tensor')
         soft = torch.tanh(raw)
-        self._store_outputs(name, indices, raw.detach())
-        own = self.outputs(name)
-        other = own if self.stream_g is None else self.outputs(
+        bank.store(name, indices, raw.detach())
+        own = bank.outputs(name)
+        other = own if self.stream_g is None else bank.outputs(
             'g' if name == 'f' else 'f')
-        n, total = raw.shape[0], self.num_train
+        n, total = raw.shape[0], bank.num_train
         columns = slice(None)
         if self.column_sample is not None and self.column_sample < total:
             columns = torch.randperm(
@@ -361,20 +259,20 @@ class DualAsymmetricHasher(BaseModel):
         objective = self.loss_normalization == 'objective'
         losses = {}
         if self.pair_loss is not None or self.code_loss is not None:
-            sim = label_similarity(self.train_labels[indices],
-                                   self.train_labels[columns])
+            sim = label_similarity(bank.train_labels[indices],
+                                   bank.train_labels[columns])
         if self.pair_loss is not None:
             losses['pair'] = self.pair_loss(soft, torch.tanh(other[columns]),
                                             sim)
         if self.code_loss is not None:
-            extra = ({} if self._code_form() != 'balanced' else dict(
-                similar_ratio=self.similar_ratio()))
-            losses['code'] = self.code_loss(soft, self.codes[columns], sim,
+            extra = ({} if getattr(self.code_loss, 'similarity', None) !=
+                     'balanced' else dict(similar_ratio=bank.similar_ratio()))
+            losses['code'] = self.code_loss(soft, bank.codes[columns], sim,
                                             **extra)
         if self.gap_loss is not None:
             losses['gap'] = self.gap_loss(
                 soft if self.tanh_in_gap else raw,
-                self.codes[indices],
+                bank.codes[indices],
                 avg_factor=n * total if objective else n)
         if self.balance_loss is not None:
             # The other N - n rows, from the buffer (already holding the
@@ -417,7 +315,7 @@ class DualAsymmetricHasher(BaseModel):
         """
         data = self.data_preprocessor(data, True)
         inputs, samples = data['inputs'], data['data_samples']
-        indices = self._sample_indices(samples)
+        indices = self.code_bank.indices_of(samples)
         log_vars, total = {}, 0.
         for wrapper, module, names in self._optimizer_groups(optim_wrapper):
             with wrapper.optim_context(module):
@@ -431,71 +329,20 @@ class DualAsymmetricHasher(BaseModel):
         log_vars['loss'] = total
         return log_vars
 
-    # ------------------------------------------------------------------
-    # Discrete step
-    def _code_form(self) -> str:
-        """Similarity form of the regression code loss ('signed' if none)."""
-        return getattr(self.code_loss, 'similarity', 'signed')
-
-    def code_objective_terms(self):
-        """(tanh outputs, gap inputs, μ, γ) of every stream, in float64."""
-        raw = [self.outputs(name).double() for name in self.streams]
-        soft = [torch.tanh(x) for x in raw]
-        weight = (self.code_loss.loss_weight
-                  if self.code_loss is not None else 0.)
-        gamma = self.gap_loss.loss_weight if self.gap_loss is not None else 0.
-        return soft, soft if self.tanh_in_gap else raw, weight, gamma
-
-    @torch.no_grad()
     def update_codes(self,
                      method: str = 'dcc',
                      sweeps: int = 1,
                      block_size: int = 1024) -> Dict[str, float]:
-        """B-step: minimise J over B with the networks (buffers) fixed.
-
-        See :mod:`hashplugins.models.utils.discrete_code_update` for J, DCC
-        and the closed form. The regression form is optimised exactly per
-        bit; the logistic form through its quadratic majorizer at the
-        current B (O(N^2 k)). Computed in float64.
-
-        Args:
-            method (str): ``'dcc'`` or ``'closed_form'``.
-            sweeps (int): DCC passes over the k bits.
-            block_size (int): Label-pattern block size.
+        """B-step with this model's code and gap terms; see
+        :meth:`TrainingCodeBank.update_codes`.
 
         Returns:
-            dict: ``objective_before``, ``objective_after`` (J at the old
-            and new B) and ``changed_bits`` (fraction of bits flipped).
+            dict: ``objective_before``, ``objective_after``,
+            ``changed_bits``.
         """
-        _choice(method, CODE_UPDATES, 'method')
-        if self.num_train == 0:
-            raise RuntimeError('update_codes: no training set attached')
-        soft, gap_inputs, weight, gamma = self.code_objective_terms()
-        old = self.codes.double()
-        labels = self.train_labels
-        if isinstance(self.code_loss, AsymmetricPairwiseLogisticLoss):
-            problem = LogisticCodeProblem(soft, gap_inputs, labels, weight,
-                                          gamma, self.code_loss.scale)
-            objective, exact = problem.surrogate(old), problem.objective
-        else:
-            form = self._code_form()
-            objective = inner_product_code_objective(
-                soft, gap_inputs, labels, weight, gamma,
-                target_scale=getattr(self.code_loss, 'target_scale', None),
-                affine=similarity_affine(
-                    form, self.similar_ratio() if form == 'balanced' else None),
-                block_size=block_size)
-            exact = objective
-        before = objective(old)
-        new = (dcc_update(old, objective, sweeps) if method == 'dcc' else
-               closed_form_update(objective))
-        after = exact(new)
-        changed = float((new != old).double().mean())
-        self.codes.copy_(new)
-        return dict(
-            objective_before=before,
-            objective_after=after,
-            changed_bits=changed)
+        return self.code_bank.update_codes(self.code_loss, self.gap_loss,
+                                           self.tanh_in_gap, method, sweeps,
+                                           block_size)
 
     # ------------------------------------------------------------------
     # Inference
@@ -519,7 +366,7 @@ class DualAsymmetricHasher(BaseModel):
             outputs = self._network_outputs(inputs, (self.query_code, ))
             return self._continuous(outputs, self.query_code)
         if mode == 'loss':
-            indices = self._sample_indices(data_samples)
+            indices = self.code_bank.indices_of(data_samples)
             losses = {}
             for name in self.streams:
                 losses.update(self.stream_losses(name, inputs, indices))
@@ -539,12 +386,9 @@ class DualAsymmetricHasher(BaseModel):
                     'metainfo of database samples: add it to PackHashInputs('
                     'meta_keys=...) of the test pipeline')
             ids.append(int(value))
-        ids = torch.as_tensor(ids, device=self.codes.device)
-        order = torch.argsort(self.train_ids)
-        sorted_ids = self.train_ids[order]
-        pos = torch.searchsorted(sorted_ids, ids).clamp(max=len(order) - 1)
-        found = is_db & (ids >= 0) & (sorted_ids[pos] == ids)
-        return found, order[pos]
+        found, rows = self.code_bank.rows_of_ids(
+            torch.as_tensor(ids, device=is_db.device))
+        return found & is_db, rows
 
     def predict(self,
                 inputs: torch.Tensor,
@@ -571,8 +415,8 @@ class DualAsymmetricHasher(BaseModel):
             codes = torch.where(is_db[:, None], db_codes, codes)
             if self.learned_database_codes and self.num_train:
                 found, rows = self._learned_rows(data_samples, is_db)
-                codes = torch.where(found[:, None], self.codes[rows].to(codes),
-                                    codes)
+                learned = self.code_bank.codes[rows].to(codes)
+                codes = torch.where(found[:, None], learned, codes)
         for sample, code in zip(data_samples, codes.detach()):
             sample.set_field(code, 'hash_code', field_type='data')
         return data_samples

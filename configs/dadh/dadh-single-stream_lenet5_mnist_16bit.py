@@ -1,0 +1,12 @@
+# Single-stream ablation of DADH: dadh_lenet5_mnist_16bit.py with stream g
+# removed. The cross-stream likelihood then pairs stream f with its own
+# buffered outputs; B, the code <-> feature term, the gap, the balance term
+# and the B-step are unchanged. Same backbone, data, epochs and optimizer,
+# and the same number of network iterations as DADH's per-epoch alternation.
+_base_ = ['./dadh_lenet5_mnist_16bit.py']
+
+model = dict(stream_g=None)
+optim_wrapper = dict(
+    _delete_=True,
+    constructor='MultiOptimWrapperConstructor',
+    stream_f=dict(optimizer=dict(type='Adam', lr=1e-3, weight_decay=1e-5)))
