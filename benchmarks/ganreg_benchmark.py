@@ -1,0 +1,185 @@
+"""ganreg vs the same hasher without fakes, small labelled CIFAR-10.
+
+For each regime (labelled images per class: 100 and 500 by default):
+
+1. stage 1: train the CPU-scale DCGAN config on that regime's labelled
+   training images (labels unused; seed 0, one GAN per regime), save its
+   sample grid, write a fake bank (``--num-fakes``);
+2. stage 2, per code length and seed: the CPU-scale ganreg config
+   (``GANRegularizedHasher``, triplet on reals + max-entropy on fakes) and
+   the baseline: the same backbone, head, triplet loss and schedule as a
+   plain ``DeepHasher`` on the real images only.
+
+mAP@all (queries 100/class vs the rest of CIFAR-10) through the real
+``Runner`` and ``HammingRetrievalMetric``. The shared CIFAR-10 copy is
+lossy JPEG. Results go to ``benchmarks/results/ganreg.{json,md}`` after
+every run (``--resume`` skips finished ones); grids are copied to
+``benchmarks/results/ganreg_grid_<regime>pc.png``.
+
+Usage::
+
+    python benchmarks/ganreg_benchmark.py [--regimes 100 500] \
+        [--bits 12 32] [--seeds 0 1 2] [--gan-iters 2000] [--resume]
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import platform
+import shutil
+import sys
+import time
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+import torch  # noqa: E402
+from mmengine.config import Config  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+import hashplugins  # noqa: E402,F401
+from hashplugins.datasets import write_fake_bank  # noqa: E402
+
+SHARED = osp.join(REPO, '..', 'shared', 'data',
+                  'cifar10', 'CIFAR-10-images.tar.gz')
+STAGE1 = 'configs/ganreg/dcgan-s_cifar10-100pc_32px_stage1_cpu.py'
+STAGE2 = 'configs/ganreg/ganreg_r18s_cifar10-100pc_32px_{bits}bit_cpu.py'
+RESULTS = osp.join(REPO, 'benchmarks', 'results')
+METRIC = 'hashing/mAP@all'
+
+
+def _set(node, key, value):
+    """Set ``key`` in every (nested) dict of a config that has it."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == key:
+                node[k] = value
+            else:
+                _set(v, key, value)
+    elif isinstance(node, list):
+        for v in node:
+            _set(v, key, value)
+
+
+def _protocol(per_class):
+    return dict(kind='per_class', num_query_per_class=100,
+                num_train_per_class=per_class, database='rest')
+
+
+def _quiet(cfg, work_dir, seed):
+    cfg.work_dir = work_dir
+    cfg.randomness = dict(seed=seed, deterministic=False)
+    cfg.log_level = 'WARNING'
+    cfg.default_hooks.logger = dict(type='LoggerHook', interval=200)
+
+
+def stage1(per_class, iters, num_fakes, work_root):
+    """Train the GAN, save its grid, write the bank; returns the bank."""
+    bank = osp.join(work_root, f'bank_{per_class}pc')
+    if osp.isdir(bank):
+        return bank
+    cfg = Config.fromfile(osp.join(REPO, STAGE1))
+    _set(cfg.train_dataloader, 'data_root', SHARED)
+    _set(cfg.train_dataloader, 'protocol', _protocol(per_class))
+    cfg.train_cfg.max_iters = iters
+    cfg.default_hooks.checkpoint = None
+    _quiet(cfg, osp.join(work_root, f'gan_{per_class}pc'), 0)
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    grids = sorted(p for p in os.listdir(osp.join(cfg.work_dir, 'samples')))
+    last = max(grids, key=lambda p: int(p[5:-4]))
+    shutil.copy(osp.join(cfg.work_dir, 'samples', last),
+                osp.join(RESULTS, f'ganreg_grid_{per_class}pc.png'))
+    model = runner.model
+    return write_fake_bank(
+        lambda n, y, g: model.sample(n, labels=y, generator=g), bank,
+        num_fakes, num_classes=model.num_classes, seed=0)
+
+
+def stage2(variant, per_class, bits, seed, bank, epochs, work_root):
+    cfg = Config.fromfile(osp.join(REPO, STAGE2.format(bits=bits)))
+    _set(cfg.train_dataloader, 'protocol', _protocol(per_class))
+    _set(cfg.val_dataloader, 'protocol', _protocol(per_class))
+    _set(cfg.test_dataloader, 'protocol', _protocol(per_class))
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        _set(cfg[key], 'data_root', SHARED)
+    cfg.train_dataloader.dataset.fake.data_root = bank
+    if variant == 'baseline':  # same hasher, real images only
+        cfg.train_dataloader.dataset = cfg.train_dataloader.dataset.real
+        cfg.train_dataloader.pop('collate_fn')
+        cfg.model.type = 'DeepHasher'
+        cfg.model.pop('fake_loss')
+    cfg.train_cfg.max_epochs = epochs
+    cfg.train_cfg.val_interval = epochs + 1
+    cfg.param_scheduler.T_max = epochs
+    cfg.default_hooks.checkpoint = None
+    name = f'{variant}_{per_class}pc_{bits}bit_seed{seed}'
+    _quiet(cfg, osp.join(work_root, name), seed)
+    start = time.perf_counter()
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    metrics = runner.test()
+    return dict(variant=variant, per_class=per_class, bits=bits, seed=seed,
+                mAP_all=float(metrics[METRIC]), epochs=epochs,
+                total_s=round(time.perf_counter() - start, 1))
+
+
+def write(results, args):
+    meta = dict(machine=f'{platform.processor() or platform.machine()}, '
+                f'{os.cpu_count()} CPU cores, torch {torch.__version__}',
+                data='shared CIFAR-10 copy (lossy JPEG), 32 px',
+                args=vars(args))
+    with open(osp.join(RESULTS, 'ganreg.json'), 'w') as f:
+        json.dump(dict(meta=meta, runs=results), f, indent=1)
+    lines = ['# ganreg benchmark', '', f"{meta['data']}; {meta['machine']}.",
+             '', '| per class | bits | variant | seeds | mAP@all mean ± std |',
+             '|---|---|---|---|---|']
+    groups = {}
+    for r in results:
+        groups.setdefault((r['per_class'], r['bits'], r['variant']),
+                          []).append(r['mAP_all'])
+    for (pc, bits, variant), vals in sorted(groups.items()):
+        t = torch.tensor(vals, dtype=torch.float64)
+        std = t.std().item() if len(vals) > 1 else float('nan')
+        lines.append(f'| {pc} | {bits} | {variant} | {len(vals)} | '
+                     f'{t.mean().item():.4f} ± {std:.4f} |')
+    with open(osp.join(RESULTS, 'ganreg.md'), 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--regimes', type=int, nargs='+', default=[100, 500])
+    parser.add_argument('--bits', type=int, nargs='+', default=[12, 32])
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    parser.add_argument('--gan-iters', type=int, default=2000)
+    parser.add_argument('--num-fakes', type=int, default=5000)
+    parser.add_argument('--epochs', type=int, default=30)
+    parser.add_argument('--work-dir', default='benchmarks/work/ganreg')
+    parser.add_argument('--resume', action='store_true')
+    args = parser.parse_args()
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // 2))
+    os.makedirs(RESULTS, exist_ok=True)
+    path = osp.join(RESULTS, 'ganreg.json')
+    results = []
+    if args.resume and osp.exists(path):
+        with open(path) as f:
+            results = json.load(f)['runs']
+    done = {(r['variant'], r['per_class'], r['bits'], r['seed'])
+            for r in results}
+    for per_class in args.regimes:
+        bank = stage1(per_class, args.gan_iters, args.num_fakes,
+                      args.work_dir)
+        for bits in args.bits:
+            for seed in args.seeds:
+                for variant in ('baseline', 'ganreg'):
+                    if (variant, per_class, bits, seed) in done:
+                        continue
+                    results.append(stage2(variant, per_class, bits, seed,
+                                          bank, args.epochs, args.work_dir))
+                    write(results, args)
+                    print(results[-1], flush=True)
+
+
+if __name__ == '__main__':
+    main()

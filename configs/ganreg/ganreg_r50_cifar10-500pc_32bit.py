@@ -1,0 +1,3 @@
+_base_ = ['./ganreg_r50_cifar10-500pc_48bit.py']
+num_bits = 32
+model = dict(head=dict(num_bits=num_bits))
