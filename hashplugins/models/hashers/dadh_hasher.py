@@ -39,6 +39,12 @@ def _build_stream(cfg: dict, name: str):
     return stream
 
 
+def _sign(codes: torch.Tensor) -> torch.Tensor:
+    # sign with sign(0) = +1, as HashHead.binarize for activation='identity'
+    # (not called through the stream: under DDP it is a wrapper).
+    return torch.where(codes >= 0, 1., -1.).to(codes.dtype)
+
+
 def _choice(value, allowed, key):
     if value not in allowed:
         raise ValueError(f'DualAsymmetricHasher: {key} must be one of '
@@ -402,16 +408,14 @@ class DualAsymmetricHasher(BaseModel):
         """
         outputs = self._network_outputs(
             inputs, (self.query_code, self.database_code))
-        binarize = self.stream_f.head.binarize
-        codes = binarize(self._continuous(outputs, self.query_code))
+        codes = _sign(self._continuous(outputs, self.query_code))
         if data_samples is None:
             data_samples = [DataSample() for _ in range(codes.shape[0])]
         is_db = torch.tensor(
             [s.metainfo.get('split') == 'database' for s in data_samples],
             device=codes.device)
         if is_db.any():
-            db_codes = binarize(self._continuous(outputs,
-                                                 self.database_code))
+            db_codes = _sign(self._continuous(outputs, self.database_code))
             codes = torch.where(is_db[:, None], db_codes, codes)
             if self.learned_database_codes and self.num_train:
                 found, rows = self._learned_rows(data_samples, is_db)
