@@ -118,7 +118,8 @@ def run_one(task: str, variant: str, bits: int, seed: int,
         config=osp.relpath(path, REPO),
         max_iters=int(cfg.train_cfg.max_iters),
         **{m.split('/')[-1]: float(metrics[m]) for m in METRICS},
-        train_s=round(train_s, 1), total_s=round(total_s, 1))
+        train_s=round(train_s, 1), total_s=round(total_s, 1),
+        load_average_after=round(os.getloadavg()[0], 2))
 
 
 def chance_level(task: str, bits: int, draws: int = 5) -> dict:
@@ -245,8 +246,10 @@ def to_markdown(result) -> str:
         '',
         f"Hardware: {hw['cpu']}, {hw['logical_cpus']} logical CPUs "
         f"(shared with other jobs; load average at start "
-        f"{hw['load_average_at_start']}), torch {hw['torch']} with "
-        f"{hw['torch_threads']} thread(s), runs one after another.", '',
+        f"{hw['load_average_at_start']}"
+        + (f"; {hw['load_note']}" if 'load_note' in hw else '') +
+        f"), torch {hw['torch']} with {hw['torch_threads']} thread(s), runs "
+        'one after another; times are wall times under that load.', '',
         'Data:'
     ]
     for task in result['tasks']:
@@ -335,6 +338,8 @@ def main(argv=None) -> int:
         date=time.strftime('%Y-%m-%d %H:%M'), hardware=hardware(),
         tasks=args.tasks, variants=args.variants, bits=args.bits,
         seeds=args.seeds)
+    if runs:  # resuming: the machine and date of the first runs stay
+        result.update(date=previous['date'], hardware=previous['hardware'])
     start = time.perf_counter()
     todo = [(t, v, b, s) for t in args.tasks for b in args.bits
             for s in args.seeds for v in args.variants
