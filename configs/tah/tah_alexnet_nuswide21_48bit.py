@@ -9,7 +9,7 @@
 # (train.txt 10,500, test.txt 2,100 queries, database.txt); see
 # configs/_base_/datasets/nuswide21_list.py.
 _base_ = [
-    './_base_/tah.py',
+    './_base_/tah_alexnet.py',
     '../_base_/datasets/nuswide21_list.py',
 ]
 
@@ -17,11 +17,7 @@ num_bits = 48
 num_classes = 21
 
 model = dict(
-    backbone=dict(type='AlexNet', num_classes=-1),
     head=dict(
-        in_channels=256 * 6 * 6,
-        hidden_channels=(4096, 4096),
-        dropout=0.5,
         num_bits=num_bits,
         num_classes=num_classes,
         losses=dict(quant=dict(loss_weight=0.3))),

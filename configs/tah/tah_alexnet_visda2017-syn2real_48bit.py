@@ -1,7 +1,8 @@
 # TAH (Cao, Long, Huang, Wang; AAAI 2018) on VisDA-2017 synthetic -> real,
 # 48 bits (the official prototxt's num_output), following the official
 # Caffe code thuml/TAH (models/train/synthetic/*.prototxt) [OC]; the method
-# parts are in ./_base_/tah.py. Task-specific here:
+# parts are in ./_base_/tah.py, the network and transform in
+# ./_base_/tah_alexnet.py. Task-specific here:
 #  - AlexNet conv1-5 + fc6/fc7 (4096, ReLU, dropout 0.5) -> fch (b) -> tanh;
 #  - loss weights: quantization 9, domain 0.8, pairwise 1 (the prototxt
 #    says 6, but the official pairwise backward ignores loss_weight);
@@ -13,13 +14,11 @@
 # 100 queries/class from the real domain, the rest the database, 500
 # training images/class in each domain).
 #
-# Pretrained weights: mmpretrain ships no ImageNet AlexNet; set
-# model.backbone.init_cfg (and load fc6/fc7 into head.hidden) from converted
-# CaffeNet weights to reproduce the paper. Normalization below is
-# mmpretrain's ImageNet mean/std; Caffe subtracted the BGR mean image, so
-# match whatever the converted weights expect.
+# Pretrained weights: see ./_base_/tah_alexnet.py. Normalization is
+# mmpretrain's ImageNet mean/std (base dataset config); Caffe subtracted the
+# BGR mean image, so match whatever the converted weights expect.
 _base_ = [
-    './_base_/tah.py',
+    './_base_/tah_alexnet.py',
     '../_base_/datasets/visda2017_list.py',
 ]
 
@@ -27,11 +26,7 @@ num_bits = 48
 num_classes = 12
 
 model = dict(
-    backbone=dict(type='AlexNet', num_classes=-1),
     head=dict(
-        in_channels=256 * 6 * 6,
-        hidden_channels=(4096, 4096),
-        dropout=0.5,
         num_bits=num_bits,
         num_classes=num_classes,
         losses=dict(quant=dict(loss_weight=9.0))),

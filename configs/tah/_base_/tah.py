@@ -56,19 +56,3 @@ dhn_pairwise = dict(
     include_self_pairs=True,
     loss_weight=1.0)
 
-# The official Caffe transform [OC]: resize to 256x256 (aspect not kept),
-# random 227 crop and mirror; test: centre 227 crop. Used by the AlexNet
-# configs as {{_base_.caffe_train_pipeline}} / caffe_test_pipeline.
-caffe_train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(256, 256)),
-    dict(type='RandomCrop', crop_size=227),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='PackHashInputs'),
-]
-caffe_test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(256, 256)),
-    dict(type='CenterCrop', crop_size=227),
-    dict(type='PackHashInputs'),
-]
