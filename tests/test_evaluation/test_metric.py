@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from mmengine.evaluator import Evaluator
+from mmengine.logging import MessageHub
 from mmpretrain.registry import METRICS
 from mmpretrain.structures import DataSample
 
@@ -89,6 +90,9 @@ def test_data_samples_through_evaluator():
 
 
 def test_writes_codes_and_curves(tmp_path, monkeypatch):
+    # A fresh message hub: an earlier Runner test leaves one whose 'iter'
+    # would name the curve files after its training step.
+    MessageHub.get_instance(f'test_writes_codes_and_curves_{id(tmp_path)}')
     logged = []
     monkeypatch.setattr(hamming_retrieval, 'print_log',
                         lambda msg, **kw: logged.append(msg))
