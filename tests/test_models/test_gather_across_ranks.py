@@ -48,7 +48,9 @@ def _worker(rank, port, queue):
         dist.all_reduce(g)
         g /= 2
     if rank == 0:
-        queue.put(grads)
+        # numpy, pickled by value: a torch tensor would travel as a shared
+        # file descriptor, lost if this process exits first.
+        queue.put({k: g.numpy() for k, g in grads.items()})
     dist.barrier()
     dist.destroy_process_group()
 
@@ -69,7 +71,8 @@ def test_two_ranks_match_one_process_with_the_whole_batch():
         assert p.exitcode == 0
     single = _grads(_head(), *_data())
     for key, grad in single.items():
-        torch.testing.assert_close(distributed[key], grad, rtol=1e-5,
+        torch.testing.assert_close(torch.from_numpy(distributed[key]), grad,
+                                   rtol=1e-5,
                                    atol=1e-7, msg=key)
 
 
