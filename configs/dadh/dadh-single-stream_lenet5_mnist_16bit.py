@@ -9,4 +9,4 @@ model = dict(stream_g=None)
 optim_wrapper = dict(
     _delete_=True,
     constructor='MultiOptimWrapperConstructor',
-    stream_f=dict(optimizer=dict(type='Adam', lr=1e-3, weight_decay=1e-5)))
+    stream_f={{_base_.stream_optim}})

@@ -8,6 +8,7 @@
 #   mkdir -p data && ln -s ../../shared/data/mnist data/mnist
 _base_ = [
     '../_base_/datasets/mnist_hashing.py',
+    '../_base_/schedules/adam_10e.py',
     './_base_/dadh.py',
 ]
 
@@ -37,17 +38,15 @@ lenet5_stream = dict(
 model = dict(
     num_classes=10, stream_f=lenet5_stream, stream_g=lenet5_stream)
 
-# One Adam per stream (the spec's Theta_x / Theta_y steps); 10 epochs =
-# 5 per stream and 5 B-steps.
-stream_optim = dict(optimizer=dict(type='Adam', lr=1e-3, weight_decay=1e-5))
+# One Adam per stream (the spec's Theta_x / Theta_y steps), each the short
+# CPU schedule's optimizer; its cosine decay and 10 epochs (= 5 per stream
+# and 5 B-steps) are inherited.
+stream_optim = {{_base_.optim_wrapper}}
 optim_wrapper = dict(
+    _delete_=True,
     constructor='MultiOptimWrapperConstructor',
     stream_f=stream_optim,
     stream_g=stream_optim)
-param_scheduler = dict(type='CosineAnnealingLR', by_epoch=True, T_max=10)
-train_cfg = dict(by_epoch=True, max_epochs=10, val_interval=10)
-val_cfg = dict()
-test_cfg = dict()
-auto_scale_lr = dict(base_batch_size=64)
+train_cfg = dict(val_interval=10)
 
 default_hooks = dict(logger=dict(interval=20))

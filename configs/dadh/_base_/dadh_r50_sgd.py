@@ -1,7 +1,7 @@
 # DADH with two ImageNet-pretrained ResNet-50 streams (mmpretrain model zoo)
 # and one SGD per stream; shared by the CIFAR-10 and NUS-WIDE-21 configs,
 # which add the dataset, num_classes and the code length.
-_base_ = ['./dadh.py']
+_base_ = ['./dadh.py', '../../_base_/schedules/sgd_step_50e.py']
 
 r50_stream = dict(
     type='DeepHasher',
@@ -28,19 +28,12 @@ model = dict(
     stream_f=r50_stream,
     stream_g=r50_stream)
 
-# One SGD per stream, with the pretrained layers at the base lr and the new
-# hash layer at 10x, as the DPSH-era Caffe solvers did.
-stream_optim = dict(
-    optimizer=dict(type='SGD', lr=0.001, momentum=0.9, weight_decay=5e-4),
-    paramwise_cfg=dict(custom_keys={'head': dict(lr_mult=10.)}))
+# One SGD per stream, each the shared SGD schedule's optimizer (pretrained
+# layers at the base lr, the new hash layer at 10x); its MultiStepLR and 50
+# epochs (= 25 per stream and 25 B-steps) are inherited as they are.
+stream_optim = {{_base_.optim_wrapper}}
 optim_wrapper = dict(
+    _delete_=True,
     constructor='MultiOptimWrapperConstructor',
     stream_f=stream_optim,
     stream_g=stream_optim)
-param_scheduler = dict(
-    type='MultiStepLR', by_epoch=True, milestones=[30, 45], gamma=0.1)
-# 50 epochs = 25 per stream and 25 B-steps.
-train_cfg = dict(by_epoch=True, max_epochs=50, val_interval=10)
-val_cfg = dict()
-test_cfg = dict()
-auto_scale_lr = dict(base_batch_size=64)
