@@ -143,6 +143,8 @@ def main():
     parser.add_argument('--warmup', type=int, default=10)
     parser.add_argument('--rounds', type=int, default=3)
     parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--cases', nargs='+', default=list(CASES),
+                        choices=list(CASES))
     parser.add_argument('--out', default=osp.join(REPO, 'benchmarks',
                                                   'results', 'train_overhead'))
     args = parser.parse_args()
@@ -151,7 +153,8 @@ def main():
     load_start = os.getloadavg()[0]
     results = {}
     with DefaultScope.overwrite_default_scope('mmpretrain'):
-        for name, case in CASES.items():
+        for name in args.cases:
+            case = CASES[name]
             if case.get('needs_shared') and not osp.isdir(SHARED):
                 print(f'skip {name}: shared data {SHARED} is absent')
                 continue
