@@ -1,17 +1,16 @@
 """DADH under 2-process (gloo) training with MMSeparateDistributedDataParallel:
 every rank ends a step with the same stream buffers (both ranks' batch rows),
 the same network weights, and, after the hook's broadcast, the same B."""
-import socket
 
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 from mmengine.model import MMSeparateDistributedDataParallel
 from mmengine.optim import OptimWrapper, OptimWrapperDict
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 import hashplugins  # noqa: F401
+from dist_helpers import run_ranks
 
 N = 16
 
@@ -69,21 +68,9 @@ def _worker(rank, port, queue):
 
 
 def test_two_ranks_keep_identical_buffers_weights_and_codes():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        port = s.getsockname()[1]
-    ctx = mp.get_context('spawn')
-    queue = ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(r, port, queue))
-             for r in range(2)]
-    for p in procs:
-        p.start()
-    states = dict(queue.get(timeout=180) for _ in procs)
+    states = dict(run_ranks(_worker, num_results=2))
     states = {r: {k: torch.tensor(v) if isinstance(v, list) else v
                   for k, v in state.items()} for r, state in states.items()}
-    for p in procs:
-        p.join(timeout=60)
-        assert p.exitcode == 0
     for key in ('f', 'g', 'codes', 'weights'):
         assert torch.equal(states[0][key], states[1][key]), key
     for key in ('f', 'g'):  # both ranks' batch rows, nothing else

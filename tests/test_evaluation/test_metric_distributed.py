@@ -4,13 +4,14 @@ single-process result exactly."""
 import json
 import math
 import os
-import socket
 import sys
 
 import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+
+from dist_helpers import free_port
 
 from hashplugins.evaluation.metrics import HammingRetrievalMetric
 
@@ -52,12 +53,6 @@ def _worker(rank, port, samples, collect_dir, out_dir):
         dist.destroy_process_group()
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.skipif(not dist.is_available(), reason='no torch.distributed')
 def test_two_process_evaluation_equals_single_process(tmp_path):
     q, d, ql, dl = make_problem(
@@ -73,7 +68,7 @@ def test_two_process_evaluation_equals_single_process(tmp_path):
     method = 'fork' if sys.platform.startswith('linux') else 'spawn'
     mp.start_processes(
         _worker,
-        args=(_free_port(), samples, str(tmp_path / 'collect'), str(tmp_path)),
+        args=(free_port(), samples, str(tmp_path / 'collect'), str(tmp_path)),
         nprocs=WORLD,
         start_method=method)
     for rank in range(WORLD):

@@ -1,14 +1,12 @@
 """Pairwise losses over the global batch under 2-process (gloo) training
 give the same gradients as one process with the whole batch."""
-import socket
-
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 import hashplugins  # noqa: F401
+from dist_helpers import run_ranks
 
 N, FEAT = 8, 6
 
@@ -48,27 +46,13 @@ def _worker(rank, port, queue):
         dist.all_reduce(g)
         g /= 2
     if rank == 0:
-        # numpy, pickled by value: a torch tensor would travel as a shared
-        # file descriptor, lost if this process exits first.
         queue.put({k: g.numpy() for k, g in grads.items()})
     dist.barrier()
     dist.destroy_process_group()
 
 
 def test_two_ranks_match_one_process_with_the_whole_batch():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        port = s.getsockname()[1]
-    ctx = mp.get_context('spawn')
-    queue = ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(r, port, queue))
-             for r in range(2)]
-    for p in procs:
-        p.start()
-    distributed = queue.get(timeout=120)
-    for p in procs:
-        p.join(timeout=60)
-        assert p.exitcode == 0
+    distributed, = run_ranks(_worker, num_results=1)
     single = _grads(_head(), *_data())
     for key, grad in single.items():
         torch.testing.assert_close(torch.from_numpy(distributed[key]), grad,

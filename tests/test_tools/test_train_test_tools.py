@@ -5,12 +5,13 @@ import glob
 import json
 import os
 import os.path as osp
-import socket
 import subprocess
 import sys
 
 import pytest
 import torch
+
+from dist_helpers import free_port
 
 from hashplugins.engine.runner import load_checkpoint_file
 
@@ -115,18 +116,12 @@ def test_test_tool_reproduces_validation_metrics(repo_root, trained,
         _last_val_metrics(trained)[METRIC], abs=1e-12)
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 def test_torchrun_two_processes_match_single_process_eval(
         repo_root, tmp_path):
     work_dir = tmp_path / 'dist'
     _run(repo_root, ['bash', 'tools/dist_train.sh', CONFIG, '2',
                      '--work-dir', str(work_dir), '--cfg-options', *FAST],
-         env_extra=dict(PYTHON=sys.executable, PORT=str(_free_port())))
+         env_extra=dict(PYTHON=sys.executable, PORT=str(free_port())))
     dist_metric = _last_val_metrics(work_dir)[METRIC]
     assert dist_metric > 0.2
     # The same checkpoint evaluated by one process gives the same numbers:
