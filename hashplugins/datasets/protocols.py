@@ -15,6 +15,11 @@ Two kinds (plain dicts, so configs can define their own):
 
   ``num_train_per_class=None`` means "every non-query image" (train is the
   whole database for ``'rest_plus_train'``); it cannot go with ``'rest'``.
+  An optional ``num_database_per_class`` (``'rest'`` only) caps the
+  database to that many images per class, drawn after the query and
+  training images in the same permutation: a smaller retrieval set for
+  quick evaluations (absent = the whole rest; existing protocols and
+  their split files are unchanged).
 * ``partition``: fixed, seed-free splits made of named official partitions,
   e.g. CIFAR-10 protocol (c): ``query='test'``, ``train=database='train'``.
 
@@ -33,14 +38,17 @@ DATABASE_MODES = ('rest', 'rest_plus_train', 'all')
 
 def per_class_protocol(num_query_per_class: int,
                        num_train_per_class: Optional[int],
-                       database: str = 'rest') -> dict:
+                       database: str = 'rest',
+                       num_database_per_class: Optional[int] = None) -> dict:
     """Build a ``per_class`` protocol dict (see the module docstring)."""
-    return normalize_protocol(
-        dict(
-            kind='per_class',
-            num_query_per_class=num_query_per_class,
-            num_train_per_class=num_train_per_class,
-            database=database))
+    spec = dict(
+        kind='per_class',
+        num_query_per_class=num_query_per_class,
+        num_train_per_class=num_train_per_class,
+        database=database)
+    if num_database_per_class is not None:
+        spec['num_database_per_class'] = num_database_per_class
+    return normalize_protocol(spec)
 
 
 def partition_protocol(query, train, database) -> dict:
@@ -71,7 +79,8 @@ def normalize_protocol(spec: Mapping) -> dict:
     spec = dict(spec)
     kind = spec.pop('kind', 'per_class')
     if kind == 'per_class':
-        allowed = {'num_query_per_class', 'num_train_per_class', 'database'}
+        allowed = {'num_query_per_class', 'num_train_per_class', 'database',
+                   'num_database_per_class'}
         _check_keys(spec, allowed, kind)
         nq = spec.get('num_query_per_class')
         nt = spec.get('num_train_per_class')
@@ -91,11 +100,23 @@ def normalize_protocol(spec: Mapping) -> dict:
                 "protocol num_train_per_class=None (train = every non-query "
                 "image) with database='rest' (database excludes train) "
                 "leaves an empty database; use database='rest_plus_train'")
-        return dict(
+        out = dict(
             kind=kind,
             num_query_per_class=int(nq),
             num_train_per_class=None if nt is None else int(nt),
             database=database)
+        nd = spec.get('num_database_per_class')
+        if nd is not None:
+            if not _is_int(nd) or nd < 1:
+                raise ValueError('protocol num_database_per_class must be an '
+                                 f'int >= 1 or absent, got {nd!r}')
+            if database != 'rest':
+                raise ValueError(
+                    'protocol num_database_per_class caps a database of '
+                    f"database='rest' only, got database={database!r}")
+            # only present when set, so older protocols keep their digest
+            out['num_database_per_class'] = int(nd)
+        return out
     if kind == 'partition':
         _check_keys(spec, set(SPLIT_NAMES), kind)
         out = dict(kind=kind)

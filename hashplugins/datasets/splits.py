@@ -48,7 +48,9 @@ def make_single_label_split(labels: Sequence[int],
                             num_query_per_class: int,
                             num_train_per_class: Optional[int],
                             database: str = 'rest',
-                            seed: int = 0) -> Split:
+                            seed: int = 0,
+                            num_database_per_class: Optional[int] = None
+                            ) -> Split:
     """Draw a per-class query/train/database split of a single-label pool.
 
     ``np.random.RandomState`` is used on purpose: its stream is frozen by
@@ -62,6 +64,8 @@ def make_single_label_split(labels: Sequence[int],
             from the non-query images; None takes all of them.
         database (str): 'rest', 'rest_plus_train' or 'all' (module doc).
         seed (int): Seed of the permutation.
+        num_database_per_class (int, optional): Cap of the ``'rest'``
+            database per class (drawn right after the training images).
 
     Returns:
         dict: 'query', 'train', 'database' -> int64 pool indices, each in
@@ -71,24 +75,32 @@ def make_single_label_split(labels: Sequence[int],
         ValueError: If a class has too few images for the protocol.
     """
     spec = per_class_protocol(num_query_per_class, num_train_per_class,
-                              database)
+                              database, num_database_per_class)
     labels = _as_labels(labels)
     n = len(labels)
     perm = np.random.RandomState(seed).permutation(n)
     is_query = np.zeros(n, bool)
     is_train = np.zeros(n, bool)
+    is_capped_db = np.zeros(n, bool)
     nq, nt = spec['num_query_per_class'], spec['num_train_per_class']
+    nd = spec.get('num_database_per_class')
     for c in np.unique(labels):
         members = perm[labels[perm] == c]  # class c in permutation order
-        need = nq + (nt or 0)
+        need = nq + (nt or 0) + (nd or 0)
         if len(members) < need:
             raise ValueError(
                 f'class {c} has {len(members)} images, fewer than the '
                 f'{need} the protocol needs ({nq} query + {nt or 0} train '
-                'per class); choose smaller per-class counts')
+                f'+ {nd or 0} database per class); choose smaller per-class '
+                'counts')
         is_query[members[:nq]] = True
         is_train[members[nq:] if nt is None else members[nq:nq + nt]] = True
-    if database == 'rest':
+        if nd is not None:
+            start = nq + (nt or 0)
+            is_capped_db[members[start:start + nd]] = True
+    if nd is not None:
+        is_db = is_capped_db
+    elif database == 'rest':
         is_db = ~(is_query | is_train)
     elif database == 'rest_plus_train':
         is_db = ~is_query
@@ -141,7 +153,8 @@ def make_split(labels,
         return make_partition_split(partitions, spec)
     return make_single_label_split(labels, spec['num_query_per_class'],
                                    spec['num_train_per_class'],
-                                   spec['database'], seed)
+                                   spec['database'], seed,
+                                   spec.get('num_database_per_class'))
 
 
 def validate_split(split: Split,
@@ -190,8 +203,10 @@ def validate_split(split: Split,
         return
     q, t, db = masks['query'], masks['train'], masks['database']
     nq, nt = spec['num_query_per_class'], spec['num_train_per_class']
+    nd = spec.get('num_database_per_class')
     classes = np.unique(labels)
-    for name, mask, want in (('query', q, nq), ('train', t, nt)):
+    for name, mask, want in (('query', q, nq), ('train', t, nt),
+                             ('database', db, nd)):
         if want is None:
             continue
         counts = np.bincount(labels[mask], minlength=classes.max() + 1)
@@ -203,6 +218,10 @@ def validate_split(split: Split,
         raise ValueError(f'{source}: query and train overlap')
     if nt is None and not np.array_equal(t, ~q):
         raise ValueError(f'{source}: train must be every non-query image')
+    if nd is not None:  # counts checked above; only 'rest' images allowed
+        if (db & (q | t)).any():
+            raise ValueError(f'{source}: database overlaps query or train')
+        return
     expected_db = {
         'rest': ~(q | t),
         'rest_plus_train': ~q,

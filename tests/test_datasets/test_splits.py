@@ -32,6 +32,37 @@ def test_rest_excludes_train_from_database():  # CIFAR-10 protocol (a)
     assert s['query'] | s['train'] | s['database'] == set(range(240))
 
 
+def test_capped_database_draws_after_query_and_train():
+    full = S.make_single_label_split(LABELS, 3, 10, 'rest', seed=0)
+    split = S.make_single_label_split(LABELS, 3, 10, 'rest', seed=0,
+                                      num_database_per_class=7)
+    s = _sets(split)
+    # query and train are those of the uncapped protocol
+    assert np.array_equal(split['query'], full['query'])
+    assert np.array_equal(split['train'], full['train'])
+    assert _per_class(split, 'database') == [7] * 6
+    assert s['database'] <= set(full['database'].tolist())
+    spec = P.per_class_protocol(3, 10, 'rest', num_database_per_class=7)
+    S.validate_split(split, LABELS, spec)
+    with pytest.raises(ValueError, match='database has 27 images of class 0'):
+        S.validate_split(full, LABELS, spec)
+    # the uncapped protocol keeps its canonical form and digest
+    assert 'num_database_per_class' not in P.per_class_protocol(3, 10)
+    assert (P.protocol_digest(P.per_class_protocol(3, 10))
+            != P.protocol_digest(spec))
+
+
+@pytest.mark.parametrize('kwargs,match', [
+    (dict(database='all', num_database_per_class=5), "database='rest' only"),
+    (dict(num_database_per_class=0), 'int >= 1'),
+    (dict(num_database_per_class=40), '3 query \+ 10 train \+ 40 database'),
+])
+def test_capped_database_bad_values(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        S.make_single_label_split(LABELS, 3, 10, seed=0,
+                                  **dict(dict(database='rest'), **kwargs))
+
+
 def test_rest_plus_train_draws_train_from_database():  # protocol (b)
     split = S.make_single_label_split(LABELS, 3, 10, 'rest_plus_train', 0)
     s = _sets(split)
