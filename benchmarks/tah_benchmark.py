@@ -82,10 +82,16 @@ def _replace_roots(node, roots):
 
 
 def run_one(task: str, variant: str, bits: int, seed: int,
-            work_root: str) -> dict:
-    """Train and evaluate one config; return its metrics and timing."""
+            work_root: str, config: str = None) -> dict:
+    """Train and evaluate one config; return its metrics and timing.
+
+    ``config`` (a path pattern relative to the repository with ``{bits}``)
+    replaces the task's TAH config pattern (used by other methods'
+    benchmarks on the same tasks).
+    """
     spec = TASKS[task]
-    path = osp.join(REPO, spec['config'].format(variant=variant, bits=bits))
+    pattern = config or spec['config']
+    path = osp.join(REPO, pattern.format(variant=variant, bits=bits))
     cfg = Config.fromfile(path)
     roots = {k: osp.join(SHARED, v) for k, v in spec['roots'].items()}
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):

@@ -1,8 +1,12 @@
 from .grl_schedule_hook import GradientReversalScheduleHook, grl_coeff
+from .ramp_schedule_hook import RampScheduleHook, sigmoid_ramp
 from .dadh_code_update_hook import DADHCodeUpdateHook
 from .weights_only_checkpoint_hook import WeightsOnlyCheckpointHook
 from .gan_sample_grid_hook import GANSampleGridHook
+from .nonfinite_loss_hook import NonFiniteLossError, NonFiniteLossHook
+from .step_reseed_hook import StepReseedHook
 
 __all__ = [
-    'WeightsOnlyCheckpointHook', 'GradientReversalScheduleHook', 'grl_coeff'
+    'WeightsOnlyCheckpointHook', 'GradientReversalScheduleHook', 'grl_coeff',
+    'NonFiniteLossError', 'NonFiniteLossHook', 'StepReseedHook'
 ]

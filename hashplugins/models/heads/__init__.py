@@ -1,3 +1,4 @@
+from .code_classifier_head import CodeClassifierHead
 from .domain_discriminator import DomainDiscriminator
 from .hash_head import HashHead
 

@@ -6,6 +6,8 @@ from .asymmetric_pairwise_loss import (AsymmetricInnerProductLoss,
                                        asymmetric_inner_product_loss,
                                        similarity_affine)
 from .bit_balance_loss import BitBalanceLoss
+from .class_response_losses import (class_response_entropy,
+                                    code_classification_loss)
 from .feature_code_gap_loss import FeatureCodeGapLoss
 from .max_entropy_loss import MaxEntropyLoss, max_entropy_loss
 from .triplet_ranking_loss import TripletRankingLoss, triplet_ranking_loss
