@@ -5,15 +5,13 @@
 # bank written from dcgan-s_cifar10-100pc_32px_stage1_cpu.py; Adam 1e-3,
 # 30 epochs over the 1,000 labelled images.
 _base_ = [
-    '../_base_/datasets/cifar10_hashing.py',
+    './_base_/cifar10_100pc.py',
     '../_base_/schedules/adam_10e.py',
     '../_base_/default_runtime.py',
     './_base_/ganreg_stage2.py',
 ]
 num_bits = 12
 bank_root = 'data/ganreg/bank_cifar10-100pc'
-small_protocol = dict(kind='per_class', num_query_per_class=100,
-                      num_train_per_class=100, database='rest')
 model = dict(
     type='GANRegularizedHasher',
     backbone=dict(type='ResNet_CIFAR', depth=18, stem_channels=16,
@@ -24,30 +22,18 @@ model = dict(
               losses={{_base_.supervised_losses}}),
     fake_loss={{_base_.fake_loss}})
 
+# The base's labelled training set becomes the real half of each batch.
 train_dataloader = dict(
     batch_size=64,
-    num_workers=0,
     collate_fn=dict(type='real_fake_collate'),
     dataset=dict(
         _delete_=True,
         type='RealFakeDataset',
-        real=dict(
-            type={{_base_.dataset_type}},
-            data_root={{_base_.data_root}},
-            split='train',
-            protocol=small_protocol,
-            seed={{_base_.split_seed}},
-            pipeline={{_base_.train_pipeline}}),
+        real={{_base_.train_dataloader.dataset}},
         fake=dict(type='FakeImageBank', data_root=bank_root,
                   pipeline={{_base_.train_pipeline}}),
         fakes_per_real={{_base_.fakes_per_real}},
         seed=0))
-val_dataloader = dict(
-    num_workers=0,
-    dataset=dict(
-        query=dict(protocol=dict(_delete_=True, **small_protocol)),
-        database=dict(protocol=dict(_delete_=True, **small_protocol))))
-test_dataloader = val_dataloader
 param_scheduler = dict(T_max=30)
 train_cfg = dict(max_epochs=30, val_interval=30)
 default_hooks = dict(logger=dict(interval=10))

@@ -21,18 +21,13 @@ model = dict(
         losses={{_base_.supervised_losses}}),
     fake_loss={{_base_.fake_loss}})
 
+# The base's labelled training set becomes the real half of each batch.
 train_dataloader = dict(
     collate_fn=dict(type='real_fake_collate'),
     dataset=dict(
         _delete_=True,
         type='RealFakeDataset',
-        real=dict(
-            type={{_base_.dataset_type}},
-            data_root={{_base_.data_root}},
-            split='train',
-            protocol={{_base_.protocol}},
-            seed={{_base_.split_seed}},
-            pipeline={{_base_.train_pipeline}}),
+        real={{_base_.train_dataloader.dataset}},
         fake=dict(type='FakeImageBank', data_root=bank_root,
                   pipeline={{_base_.train_pipeline}}),
         fakes_per_real={{_base_.fakes_per_real}},
