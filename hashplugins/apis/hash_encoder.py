@@ -1,0 +1,299 @@
+"""Encode images into binary codes with a trained hashing model.
+
+Modelled on mmpretrain's inferencers (``mmpretrain.apis``): built from a
+config and a checkpoint, the test pipeline taken from the config with its
+``LoadImageFromFile`` replaced by our own loading, batches fed to
+``model.test_step`` (the model's predict path, so every hasher works:
+``DeepHasher``, ``TransferHasher``, ``DualAsymmetricHasher``,
+``GANRegularizedHasher``), progress shown with ``mmpretrain.utils.track``.
+"""
+import copy
+import hashlib
+import os.path as osp
+from typing import List, NamedTuple, Optional, Sequence, Union
+
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.dataset import Compose, pseudo_collate
+from mmengine.registry import DefaultScope
+from mmengine.runner import load_checkpoint
+from torch.utils.data import DataLoader, Subset
+
+from hashplugins.evaluation.functional.codes import pack_codes
+from hashplugins.retrieval.binary_index import BinaryIndex, config_hash
+from .image_inputs import ImageInput, ImageInputDataset, list_images
+
+SPLITS = ('query', 'database')
+
+
+class EncodedImages(NamedTuple):
+    """Codes of a set of images, in input order.
+
+    Attributes:
+        codes: ``(n, B)`` ``int8`` ±1 codes.
+        packed: ``(n, ceil(B/8))`` ``uint8`` packed codes.
+        ids: ``(n,)`` ``int64``: input position, or the dataset's
+            ``sample_idx`` for a dataset.
+        paths: Image file per row (``''`` for arrays / in-memory data).
+        labels: ``(n, C)`` ``uint8`` 0/1 matrix when the samples carry
+            ``gt_label``, else ``None``.
+    """
+    codes: np.ndarray
+    packed: np.ndarray
+    ids: np.ndarray
+    paths: List[str]
+    labels: Optional[np.ndarray]
+
+
+def _sha256_prefix(path: str, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(chunk), b''):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def test_pipeline_cfg(cfg: Config, dataloader: str = 'test_dataloader'):
+    """The test pipeline of ``cfg``: ``<dataloader>.dataset.pipeline``
+    (the :class:`QueryDatabaseDataset` wrapper's), else ``test_pipeline``.
+    """
+    dataset = cfg.get(dataloader, {}).get('dataset', {})
+    pipeline = dataset.get('pipeline') or cfg.get('test_pipeline')
+    if not pipeline:
+        raise KeyError(f'{cfg.filename}: no test pipeline found (looked at '
+                       f'{dataloader}.dataset.pipeline and test_pipeline)')
+    return copy.deepcopy(list(pipeline))
+
+
+class HashEncoder:
+    """Binary codes from images with a hashing model.
+
+    Args:
+        config: Config file path or :class:`~mmengine.config.Config`.
+        checkpoint: Checkpoint path; loaded with ``weights_only=True``
+            through :mod:`hashplugins.engine.runner.checkpoint` (a file that
+            needs a full unpickle is refused unless trust was given). ``None``
+            keeps the initial weights (tests, benchmarks).
+        device: ``'cpu'``, ``'cuda'``, ``'cuda:1'``, ... Default: CUDA when
+            available, else CPU.
+        cfg_options: Overrides merged into the config.
+        dataloader: Config key whose dataset defines the test pipeline and
+            the default dataset of :meth:`encode_dataset`.
+
+    Examples:
+        >>> encoder = HashEncoder('configs/dpsh/dpsh_r50_cifar10_48bit.py',
+        ...                       'epoch_50.pth', device='cuda')
+        >>> out = encoder('photos/', batch_size=64)   # folder, files, arrays
+        >>> out.codes.shape, out.packed.shape          # (n, 48), (n, 6)
+        >>> db = encoder.encode_dataset(split='database')
+        >>> index = encoder.new_index()
+        >>> index.add(db.packed, ids=db.ids, labels=db.labels)
+    """
+
+    def __init__(self,
+                 config: Union[str, Config],
+                 checkpoint: Optional[str] = None,
+                 device: Optional[str] = None,
+                 cfg_options: Optional[dict] = None,
+                 dataloader: str = 'test_dataloader'):
+        cfg = Config.fromfile(config) if isinstance(config, str) \
+            else copy.deepcopy(config)
+        if cfg_options:
+            cfg.merge_from_dict(cfg_options)
+        import hashplugins  # noqa: F401  (registers our components)
+        from mmpretrain.registry import MODELS
+        if device is None:
+            device = 'cuda' if torch.cuda.is_available() else 'cpu'
+        self.cfg = cfg
+        self.dataloader = dataloader
+        self.checkpoint = checkpoint
+        model_cfg = copy.deepcopy(cfg.model)
+        if cfg.get('data_preprocessor') is not None:
+            # As mmengine's Runner does: the top-level preprocessor is the
+            # model's unless the model sets its own.
+            model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
+        with self._scope():
+            model = MODELS.build(model_cfg)
+        if checkpoint is not None:
+            load_checkpoint(model, checkpoint, map_location='cpu',
+                            strict=True)
+        self.model = model.to(device).eval()
+        self.device = torch.device(device)
+        self.pipeline_cfg = test_pipeline_cfg(cfg, dataloader)
+        self.color_type = self._color_type()
+        self._pipeline = None
+        self.num_bits = getattr(model, 'num_bits', None)
+
+    @staticmethod
+    def _scope():
+        return DefaultScope.overwrite_default_scope('mmpretrain')
+
+    def _color_type(self) -> str:
+        for t in self.pipeline_cfg:
+            if t.get('type', '').split('.')[-1] == 'LoadImageFromFile':
+                return t.get('color_type', 'color')
+        # In-memory datasets (MNIST) have no loader: gray models have a
+        # one-channel normalization.
+        mean = getattr(self.model.data_preprocessor, 'mean', None)
+        return 'grayscale' if mean is not None and mean.numel() == 1 \
+            else 'color'
+
+    @property
+    def pipeline(self):
+        """The test pipeline without ``LoadImageFromFile`` (built once)."""
+        if self._pipeline is None:
+            from mmpretrain.datasets import remove_transform
+            from mmpretrain.registry import TRANSFORMS
+            cfgs = remove_transform(self.pipeline_cfg, 'LoadImageFromFile')
+            with self._scope():
+                self._pipeline = Compose([TRANSFORMS.build(t) for t in cfgs])
+        return self._pipeline
+
+    # ------------------------------------------------------------ metadata
+    def index_meta(self) -> dict:
+        """Metadata for an index of this encoder's codes: ``method`` (the
+        model type), ``config_hash`` (of the model and test pipeline, which
+        decide the codes), config and checkpoint provenance, ``classes``."""
+        meta = dict(
+            method=self.cfg.model.get('type'),
+            config_hash=config_hash(
+                dict(model=self.cfg.model.to_dict(),
+                     pipeline=self.pipeline_cfg)),
+            config=self.cfg.filename,
+            checkpoint=self.checkpoint)
+        if self.checkpoint is not None and osp.isfile(self.checkpoint):
+            meta['checkpoint_sha256'] = _sha256_prefix(self.checkpoint)
+        return meta
+
+    def new_index(self, backend: str = 'auto', **kwargs) -> BinaryIndex:
+        """An empty :class:`BinaryIndex` for this encoder's codes."""
+        if self.num_bits is None:
+            raise RuntimeError('code length unknown until the first batch '
+                               'is encoded')
+        return BinaryIndex(
+            self.num_bits, backend=backend, meta=self.index_meta(), **kwargs)
+
+    # ------------------------------------------------------------ encoding
+    def __call__(self,
+                 inputs: Union[ImageInput, Sequence[ImageInput]],
+                 batch_size: int = 32,
+                 split: str = 'query',
+                 num_workers: int = 0,
+                 progress: bool = True) -> EncodedImages:
+        """Encode image files, folders (recursively) or arrays.
+
+        Args:
+            inputs: A path (file or folder), an array, or a list of them.
+                Arrays are ``(H, W, 3)`` BGR or ``(H, W)`` gray ``uint8``.
+            batch_size: Images per forward pass.
+            split: ``'query'`` or ``'database'``: which code asymmetric
+                models (DADH) produce.
+            num_workers: Data-loader workers reading images.
+            progress: Show a progress bar.
+        """
+        self._check_split(split)
+        items = list_images(inputs)
+        dataset = ImageInputDataset(items, self.pipeline, self.color_type,
+                                    split)
+        out = self._encode(dataset, batch_size, split, num_workers, progress)
+        paths = [p if isinstance(p, str) else '' for p in items]
+        return out._replace(paths=paths)
+
+    def encode_dataset(self,
+                       dataset=None,
+                       split: str = 'database',
+                       batch_size: int = 64,
+                       num_workers: int = 0,
+                       progress: bool = True) -> EncodedImages:
+        """Encode a dataset (its own pipeline applies).
+
+        Args:
+            dataset: A dataset config dict or dataset; default the dataset
+                of ``cfg[dataloader]``.
+            split: For a query/database dataset, ``'query'``,
+                ``'database'`` or ``'all'``; other datasets are encoded
+                whole (``split`` then only tells asymmetric models which
+                code to produce; ``'all'`` means ``'database'``).
+            batch_size, num_workers, progress: As in :meth:`__call__`.
+
+        Returns:
+            :class:`EncodedImages`; ``ids`` are the dataset indices
+            (``sample_idx``), ``paths`` the ``img_path`` of each sample.
+        """
+        from mmpretrain.registry import DATASETS
+        if split not in SPLITS + ('all', ):
+            raise ValueError(f"split must be 'query', 'database' or 'all'; "
+                             f'got {split!r}')
+        if dataset is None:
+            dataset = self.cfg[self.dataloader]['dataset']
+        if isinstance(dataset, dict):
+            with self._scope():
+                dataset = DATASETS.build(copy.deepcopy(dataset))
+        indices = np.arange(len(dataset))
+        if split != 'all' and hasattr(dataset, 'query') \
+                and hasattr(dataset, 'database'):
+            num_q = len(dataset.query)
+            indices = indices[:num_q] if split == 'query' \
+                else indices[num_q:]
+        tag = 'database' if split == 'all' else split
+        out = self._encode(
+            Subset(dataset, indices.tolist()), batch_size, tag, num_workers,
+            progress)
+        paths = [
+            str(dataset.get_data_info(int(i)).get('img_path', ''))
+            for i in indices
+        ] if hasattr(dataset, 'get_data_info') else [''] * len(indices)
+        return out._replace(ids=indices.astype(np.int64), paths=paths)
+
+    def _check_split(self, split: str) -> None:
+        if split not in SPLITS:
+            raise ValueError(f'split must be one of {SPLITS}; got '
+                             f'{split!r}')
+
+    @torch.no_grad()
+    def _encode(self, dataset, batch_size, split, num_workers,
+                progress) -> EncodedImages:
+        from mmpretrain.utils import track
+        loader = DataLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=False,
+            num_workers=num_workers,
+            collate_fn=pseudo_collate)
+        batches = track(loader, 'Encoding', total=len(loader)) \
+            if progress else loader
+        codes, labels = [], []
+        for data in batches:
+            for sample in data['data_samples']:
+                # Asymmetric models read the split; set it whatever the
+                # pipeline's meta keys are.
+                sample.set_metainfo(dict(split=split))
+            samples = self.model.test_step(data)
+            for sample in samples:
+                codes.append(sample.hash_code.detach().cpu())
+                labels.append(sample.get('gt_label'))
+        if not codes:
+            raise ValueError('nothing to encode: the input is empty')
+        codes = (torch.stack(codes) >= 0).numpy()
+        codes = codes.astype(np.int8) * 2 - 1
+        if self.num_bits is None:
+            self.num_bits = codes.shape[1]
+        return EncodedImages(codes, pack_codes(codes),
+                             np.arange(len(codes), dtype=np.int64),
+                             [''] * len(codes), self._multihot(labels))
+
+    def _multihot(self, labels) -> Optional[np.ndarray]:
+        if any(lab is None for lab in labels):
+            return None
+        labels = [np.asarray(lab.cpu()).reshape(-1).astype(np.int64)
+                  for lab in labels]
+        width = max((int(lab.max()) + 1 for lab in labels if lab.size),
+                    default=1)
+        classes = self.cfg.get('model', {}).get('head', {}).get(
+            'num_classes')
+        width = max(width, int(classes or 0))
+        out = np.zeros((len(labels), width), dtype=np.uint8)
+        for row, lab in zip(out, labels):
+            row[lab] = 1
+        return out
