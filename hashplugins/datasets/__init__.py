@@ -26,3 +26,5 @@ __all__ = [
     'load_or_create_split', 'make_single_label_split', 'PackHashInputs',
     'TransferPairDataset', 'transfer_collate'
 ]
+from .semi_supervised import (  # noqa: E402,F401
+    SemiSupervisedDataset, semi_supervised_collate)

@@ -28,7 +28,10 @@ class DCGANGenerator(BaseModule):
     Class-conditional (``num_classes`` set): the noise is concatenated with
     a learned label embedding, ``[z; E y]``, the generator of DSH-GANs'
     reconstruction (spec §4.2, "concatenation of a label embedding and a
-    noise embedding" [S]).
+    noise embedding" [S]). Labels are class indices (N,) or multi-hot rows
+    (N, num_classes): a multi-hot row ``y`` is embedded as
+    ``(y / |y|_1) E``, the mean of its classes' embeddings, so a one-hot
+    row gives exactly the embedding of its class index.
 
     Args:
         out_size (int): 32 or 64.
@@ -80,6 +83,22 @@ class DCGANGenerator(BaseModule):
                    nn.Tanh()]
         self.blocks = nn.Sequential(*blocks)
 
+    def embed_labels(self, labels: torch.Tensor) -> torch.Tensor:
+        """(N, embed_dim) embeddings of class indices or multi-hot rows."""
+        if labels.ndim == 1:
+            return self.label_embed(labels)
+        if labels.ndim != 2 or labels.shape[1] != self.num_classes:
+            raise ValueError(
+                f'DCGANGenerator: labels must be (N,) class indices or (N, '
+                f'{self.num_classes}) multi-hot rows, got '
+                f'{tuple(labels.shape)}')
+        weights = labels.to(self.label_embed.weight.dtype)
+        if bool((weights.sum(1) <= 0).any()):
+            raise ValueError('DCGANGenerator: a multi-hot label row has no '
+                             'positive entry')
+        weights = weights / weights.sum(1, keepdim=True)
+        return weights @ self.label_embed.weight
+
     def forward(self,
                 noise: torch.Tensor,
                 labels: Optional[torch.Tensor] = None) -> torch.Tensor:
@@ -87,8 +106,9 @@ class DCGANGenerator(BaseModule):
 
         Args:
             noise (torch.Tensor): (N, noise_size).
-            labels (torch.Tensor, optional): (N,) class indices; required
-                exactly when the generator is conditional.
+            labels (torch.Tensor, optional): (N,) class indices or
+                (N, num_classes) multi-hot rows; required exactly when the
+                generator is conditional.
         """
         if noise.ndim != 2 or noise.shape[1] != self.noise_size:
             raise ValueError(f'DCGANGenerator: noise must be (N, '
@@ -97,7 +117,7 @@ class DCGANGenerator(BaseModule):
             if labels is None:
                 raise ValueError('DCGANGenerator: a conditional generator '
                                  '(num_classes set) needs labels')
-            noise = torch.cat([noise, self.label_embed(labels)], dim=1)
+            noise = torch.cat([noise, self.embed_labels(labels)], dim=1)
         elif labels is not None:
             raise ValueError('DCGANGenerator: labels given to an '
                              'unconditional generator (num_classes=None)')

@@ -4,3 +4,5 @@ from .transfer_hasher import TransferHasher
 from .gan_regularized_hasher import GANRegularizedHasher
 
 __all__ = ['DeepHasher', 'TransferHasher']
+from .three_stream_net import ThreeStreamHashNet  # noqa: F401
+from .dsh_gans import DSHGANs  # noqa: F401

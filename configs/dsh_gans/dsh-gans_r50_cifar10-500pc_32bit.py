@@ -1,0 +1,3 @@
+_base_ = ['./dsh-gans_r50_cifar10-500pc_48bit.py']
+num_bits = 32
+model = dict(hasher=dict(head=dict(num_bits=num_bits)))
