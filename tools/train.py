@@ -123,7 +123,7 @@ def merge_args(cfg, args):
 def main():
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
-    runner = build_runner(cfg, args.launcher)
+    runner = build_runner(cfg, args.launcher, train=True)
 
     runner.train()
     finish_distributed()

@@ -1,10 +1,12 @@
 from .checkpoint import (UntrustedCheckpointError, checkpoints_trusted,
                          load_checkpoint_file, trust_checkpoints)
-from .launch import (add_launch_args, build_runner, enable_amp,
+from .launch import (DIST_TIMEOUT_ENV, add_launch_args, add_reliability_hooks,
+                     build_runner, dist_timeout, enable_amp,
                      finish_distributed, parse_launch_args, setup_distributed)
 
 __all__ = [
     'UntrustedCheckpointError', 'checkpoints_trusted', 'load_checkpoint_file',
     'trust_checkpoints', 'add_launch_args', 'build_runner', 'enable_amp',
-    'finish_distributed', 'parse_launch_args', 'setup_distributed'
+    'finish_distributed', 'parse_launch_args', 'setup_distributed',
+    'add_reliability_hooks', 'dist_timeout', 'DIST_TIMEOUT_ENV'
 ]

@@ -6,6 +6,7 @@ single and dict optim wrappers and falls back to bfloat16 on CPU, and a
 clean exit code for distributed CPU jobs.
 """
 import argparse
+import datetime
 import logging
 import os
 import sys
@@ -24,6 +25,24 @@ _PLAIN_WRAPPERS = (None, 'OptimWrapper', 'AmpOptimWrapper',
                    'CPUAutocastOptimWrapper')
 _DDP_WRAPPERS = ('MMDistributedDataParallel',
                  'MMSeparateDistributedDataParallel')
+# Seconds a collective may wait for a missing rank before the process group
+# raises (gloo and NCCL default to 30 minutes).
+DIST_TIMEOUT_ENV = 'HASHPLUGINS_DIST_TIMEOUT'
+DEFAULT_DIST_TIMEOUT = 1800
+
+
+def dist_timeout() -> datetime.timedelta:
+    """The process-group timeout: ``$HASHPLUGINS_DIST_TIMEOUT`` seconds,
+    default 1800."""
+    value = os.environ.get(DIST_TIMEOUT_ENV, str(DEFAULT_DIST_TIMEOUT))
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1
+    if seconds <= 0:
+        raise ValueError(f'{DIST_TIMEOUT_ENV}={value!r}: expected a positive '
+                         'number of seconds')
+    return datetime.timedelta(seconds=seconds)
 
 
 def setup_distributed(cfg: Config, launcher: str) -> None:
@@ -40,7 +59,13 @@ def setup_distributed(cfg: Config, launcher: str) -> None:
             updated in place on CPU.
         launcher (str): ``'none'``, ``'pytorch'``, ``'slurm'`` or ``'mpi'``.
     """
-    if launcher == 'none' or torch.cuda.is_available():
+    if launcher == 'none':
+        return
+    if torch.cuda.is_available():
+        env_cfg = cfg.get('env_cfg') or {}
+        env_cfg.setdefault('dist_cfg', {}).setdefault(
+            'timeout', int(dist_timeout().total_seconds()))  # seconds
+        cfg.env_cfg = env_cfg
         return
     if launcher != 'pytorch':
         raise RuntimeError(
@@ -48,7 +73,9 @@ def setup_distributed(cfg: Config, launcher: str) -> None:
             'is supported with --launcher pytorch (tools/dist_train.sh, '
             'torchrun).')
     if not dist.is_initialized():
-        dist.init_process_group(backend='gloo')  # torchrun's env:// vars
+        # torchrun's env:// vars; a rank that dies leaves the others
+        # waiting in a collective at most this long.
+        dist.init_process_group(backend='gloo', timeout=dist_timeout())
     wrapper = cfg.get('model_wrapper_cfg') or {}
     wrapper.setdefault('type', 'MMDistributedDataParallel')
     if wrapper['type'] in _DDP_WRAPPERS:
@@ -155,9 +182,43 @@ def parse_launch_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
     return args
 
 
-def build_runner(cfg: Config, launcher: str):
-    """Set up (CPU) distribution, then build the runner the config names."""
+def add_reliability_hooks(cfg: Config) -> None:
+    """Add the hooks every training run gets, unless the config lists them.
+
+    * :class:`NonFiniteLossHook`, policy from the top-level config key
+      ``nonfinite_loss`` (``'stop'``, the default, or ``'skip'``);
+    * :class:`StepReseedHook` (bit-exact ``--resume``), unless the config
+      sets ``step_reseed = False``.
+
+    They are added here rather than in ``default_runtime.py`` because a
+    config that sets its own ``custom_hooks`` list replaces the base list.
+    See docs/reliability.md.
+
+    Args:
+        cfg (Config): The config; ``custom_hooks`` is updated in place.
+    """
+    hooks = list(cfg.get('custom_hooks') or [])
+    listed = {h.get('type') for h in hooks if isinstance(h, dict)}
+    if 'NonFiniteLossHook' not in listed:
+        hooks.append(dict(type='NonFiniteLossHook',
+                          policy=cfg.get('nonfinite_loss', 'stop')))
+    if 'StepReseedHook' not in listed and cfg.get('step_reseed', True):
+        hooks.append(dict(type='StepReseedHook'))
+    cfg.custom_hooks = hooks
+
+
+def build_runner(cfg: Config, launcher: str, train: bool = False):
+    """Set up (CPU) distribution, then build the runner the config names.
+
+    Args:
+        cfg (Config): The merged config.
+        launcher (str): The job launcher.
+        train (bool): Whether the runner will train (adds the hooks of
+            :func:`add_reliability_hooks`).
+    """
     setup_distributed(cfg, launcher)
+    if train:
+        add_reliability_hooks(cfg)
     if 'runner_type' not in cfg:
         return Runner.from_cfg(cfg)
     return RUNNERS.build(cfg)

@@ -142,11 +142,19 @@ class TrainingCodeBank(nn.Module):
 
     def store(self, name: str, indices: torch.Tensor,
               values: torch.Tensor) -> None:
-        """Write a batch's outputs into stream ``name``'s buffer."""
+        """Write a batch's outputs into stream ``name``'s buffer.
+
+        A batch with NaN/inf outputs is not stored (on any rank: the rows
+        are gathered first), so the buffers, and B computed from them,
+        never hold non-finite values; the loss of that batch is non-finite
+        too, which NonFiniteLossHook stops on or skips.
+        """
         # Every rank must hold the same buffers: gather the batch rows.
         if get_world_size() > 1:
             indices = torch.cat(all_gather(indices))
             values = torch.cat(all_gather(values.contiguous()))
+        if not torch.isfinite(values).all():
+            return
         self.outputs(name)[indices] = values.to(self.outputs(name))
 
     def rows_of_ids(self, ids: torch.Tensor):
@@ -207,6 +215,14 @@ class TrainingCodeBank(nn.Module):
                              f'{method!r}')
         if self.num_train == 0:
             raise RuntimeError('update_codes: no training set attached')
+        for name in self.streams:
+            bad = ~torch.isfinite(self.outputs(name)).all(1)
+            if bad.any():
+                raise FloatingPointError(
+                    f'update_codes: the outputs_{name} buffer has '
+                    f'{int(bad.sum())} non-finite row(s) (e.g. sample_idx '
+                    f'{bad.nonzero()[:5, 0].tolist()}); refusing to compute '
+                    'B from them')
         raw = [self.outputs(name).double() for name in self.streams]
         soft = [torch.tanh(x) for x in raw]
         gap_inputs = soft if tanh_in_gap else raw
