@@ -38,12 +38,14 @@ class EncodedImages(NamedTuple):
         paths: Image file per row (``''`` for arrays / in-memory data).
         labels: ``(n, C)`` ``uint8`` 0/1 matrix when the samples carry
             ``gt_label``, else ``None``.
+        classes: Class names of a dataset's ``metainfo``, when known.
     """
     codes: np.ndarray
     packed: np.ndarray
     ids: np.ndarray
     paths: List[str]
     labels: Optional[np.ndarray]
+    classes: Optional[List[str]] = None
 
 
 def _sha256_prefix(path: str, chunk: int = 1 << 20) -> str:
@@ -203,6 +205,7 @@ class HashEncoder:
     def encode_dataset(self,
                        dataset=None,
                        split: str = 'database',
+                       subset: Optional[Sequence[int]] = None,
                        batch_size: int = 64,
                        num_workers: int = 0,
                        progress: bool = True) -> EncodedImages:
@@ -215,27 +218,31 @@ class HashEncoder:
                 ``'database'`` or ``'all'``; other datasets are encoded
                 whole (``split`` then only tells asymmetric models which
                 code to produce; ``'all'`` means ``'database'``).
+            subset: Positions inside the split to encode (default all).
             batch_size, num_workers, progress: As in :meth:`__call__`.
 
         Returns:
             :class:`EncodedImages`; ``ids`` are the dataset indices
             (``sample_idx``), ``paths`` the ``img_path`` of each sample.
         """
-        from mmpretrain.registry import DATASETS
         if split not in SPLITS + ('all', ):
             raise ValueError(f"split must be 'query', 'database' or 'all'; "
                              f'got {split!r}')
-        if dataset is None:
-            dataset = self.cfg[self.dataloader]['dataset']
-        if isinstance(dataset, dict):
-            with self._scope():
-                dataset = DATASETS.build(copy.deepcopy(dataset))
+        if dataset is None or isinstance(dataset, dict):
+            dataset = self.build_dataset(dataset)
         indices = np.arange(len(dataset))
         if split != 'all' and hasattr(dataset, 'query') \
                 and hasattr(dataset, 'database'):
             num_q = len(dataset.query)
             indices = indices[:num_q] if split == 'query' \
                 else indices[num_q:]
+        if subset is not None:
+            subset = np.asarray(subset, dtype=np.int64)
+            if subset.size and (subset.min() < 0
+                                or subset.max() >= len(indices)):
+                raise IndexError(f'subset positions must be in [0, '
+                                 f'{len(indices)}) for split {split!r}')
+            indices = indices[subset]
         tag = 'database' if split == 'all' else split
         out = self._encode(
             Subset(dataset, indices.tolist()), batch_size, tag, num_workers,
@@ -244,7 +251,20 @@ class HashEncoder:
             str(dataset.get_data_info(int(i)).get('img_path', ''))
             for i in indices
         ] if hasattr(dataset, 'get_data_info') else [''] * len(indices)
-        return out._replace(ids=indices.astype(np.int64), paths=paths)
+        classes = getattr(dataset, 'metainfo', {}).get('classes')
+        return out._replace(
+            ids=indices.astype(np.int64),
+            paths=paths,
+            classes=list(classes) if classes else None)
+
+    def build_dataset(self, dataset: Optional[dict] = None):
+        """Build ``dataset`` (a config dict; default the dataset of
+        ``cfg[dataloader]``) in mmpretrain's scope."""
+        from mmpretrain.registry import DATASETS
+        if dataset is None:
+            dataset = self.cfg[self.dataloader]['dataset']
+        with self._scope():
+            return DATASETS.build(copy.deepcopy(dataset))
 
     def _check_split(self, split: str) -> None:
         if split not in SPLITS:
