@@ -6,8 +6,7 @@
 # images [?].
 _base_ = [
     './_base_/semi_cifar10.py',
-    './_base_/dsh_gans.py',
-    './_base_/hasher_r50.py',
+    './_base_/dsh_gans_r50.py',
 ]
 num_bits = 48
-model = dict(hasher=dict({{_base_.hasher}}, head=dict(num_bits=num_bits)))
+model = dict(hasher=dict(head=dict(num_bits=num_bits)))

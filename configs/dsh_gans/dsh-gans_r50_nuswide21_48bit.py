@@ -7,8 +7,7 @@
 # (configs/_base_/datasets/nuswide21_list.py); not available here.
 _base_ = [
     './_base_/semi_nuswide21.py',
-    './_base_/dsh_gans.py',
-    './_base_/hasher_r50.py',
+    './_base_/dsh_gans_r50.py',
 ]
 num_bits = 48
 num_classes = 21
@@ -16,6 +15,5 @@ image_size = 64
 model = dict(
     generator=dict(out_size=image_size, num_classes=num_classes),
     discriminator=dict(in_size=image_size, num_classes=num_classes),
-    hasher=dict({{_base_.hasher}}, head=dict(num_bits=num_bits),
-                num_classes=num_classes),
+    hasher=dict(head=dict(num_bits=num_bits), num_classes=num_classes),
     multi_label=True)

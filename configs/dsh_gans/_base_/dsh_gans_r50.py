@@ -2,6 +2,7 @@
 # ImageNet ResNet-50 (mmpretrain model zoo) shared by the adversary, hash
 # and classification streams; 32/64 px real and synthetic images are
 # resized to 224 inside the network (spec §4.2 [I]).
+_base_ = ['./dsh_gans.py']
 hasher = dict(
     type='ThreeStreamHashNet',
     backbone=dict(
@@ -20,3 +21,4 @@ hasher = dict(
               activation='sigmoid'),
     num_classes=10,
     input_size=224)
+model = dict(hasher=hasher)
