@@ -89,7 +89,9 @@ def to_markdown(result) -> str:
         '',
         f"Hardware: {hw['cpu']}, {hw['logical_cpus']} logical CPUs (shared "
         f"with other engineers' jobs; load average at start "
-        f"{hw['load_average_at_start']}{load_seen}), torch {hw['torch']} "
+        f"{hw['load_average_at_start']}{load_seen}"
+        + (f"; {hw['note']}" if 'note' in hw else '') +
+        f"), torch {hw['torch']} "
         f"with {hw['torch_threads']} thread(s), runs one after another "
         '(nice 5); times are wall times under that load.', '', 'Data:'
     ]
@@ -160,6 +162,10 @@ def main(argv=None) -> int:
         REPO, 'benchmarks', 'work', 'metah'))
     parser.add_argument('--resume', action='store_true',
                         help='keep finished runs from <out>.json')
+    parser.add_argument(
+        '--merge', nargs='+', default=[], metavar='JSON',
+        help='also keep the runs of these result files (e.g. seeds run by '
+        'a second process at the same time); noted in the output')
     args = parser.parse_args(argv)
     if not osp.isdir(tb.SHARED):
         raise FileNotFoundError(f'shared data {tb.SHARED} not found; set '
@@ -173,6 +179,13 @@ def main(argv=None) -> int:
         with open(args.out + '.json') as f:
             previous = json.load(f)
         runs, elapsed = previous['runs'], previous['total_wall_s']
+    for path in args.merge:
+        with open(path) as f:
+            merged = json.load(f)
+        keys = {(r['task'], r['variant'], r['bits'], r['seed']) for r in runs}
+        runs += [r for r in merged['runs'] if (
+            r['task'], r['variant'], r['bits'], r['seed']) not in keys]
+        elapsed = max(elapsed, merged['total_wall_s'])
     done = {(r['task'], r['variant'], r['bits'], r['seed']) for r in runs}
     result = dict(
         date=time.strftime('%Y-%m-%d %H:%M'), hardware=tb.hardware(),
@@ -180,6 +193,11 @@ def main(argv=None) -> int:
         seeds=args.seeds)
     if previous:  # resuming: the machine and date of the first runs stay
         result.update(date=previous['date'], hardware=previous['hardware'])
+    if args.merge:
+        result['hardware']['note'] = (
+            f'runs merged from {len(args.merge) + 1} benchmark processes '
+            'that ran at the same time on the same machine (split by seed); '
+            'total wall time is the longest process')
     start = time.perf_counter()
     result['chance'] = {f'{t}_{b}': tb.chance_level(t, b)
                         for t in args.tasks for b in args.bits}
@@ -188,7 +206,9 @@ def main(argv=None) -> int:
         wanted = [r for r in runs if r['task'] in args.tasks
                   and r['variant'] in args.variants and r['bits'] in
                   args.bits and r['seed'] in args.seeds]
-        result.update(runs=wanted, summary=tb.summarize(wanted),
+        summary = sorted(tb.summarize(wanted), key=lambda r: (
+            r['task'], r['bits'], VARIANTS.index(r['variant'])))
+        result.update(runs=wanted, summary=summary,
                       total_wall_s=elapsed + time.perf_counter() - start)
         result['comparisons'] = comparisons(result['summary'])
         tb._atomic_write(args.out + '.json', json.dumps(result, indent=1))

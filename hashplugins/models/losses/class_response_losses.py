@@ -25,7 +25,8 @@ def code_classification_loss(logits: torch.Tensor, labels: torch.Tensor,
         raise ValueError(f'classification loss: logits {tuple(logits.shape)}'
                          f' and labels {tuple(labels.shape)} differ')
     if multi_label:
-        return F.binary_cross_entropy_with_logits(logits, labels.float())
+        return F.binary_cross_entropy_with_logits(logits,
+                                                  labels.to(logits.dtype))
     if not torch.all(labels.sum(1) == 1):
         raise ValueError('classification loss: single-label mode needs '
                          'exactly one class per sample; set multi_label='
