@@ -3,6 +3,7 @@ from .ramp_schedule_hook import RampScheduleHook, sigmoid_ramp
 from .dadh_code_update_hook import DADHCodeUpdateHook
 from .weights_only_checkpoint_hook import WeightsOnlyCheckpointHook
 from .gan_sample_grid_hook import GANSampleGridHook
+from .retrieval_grid_hook import RetrievalGridHook
 from .nonfinite_loss_hook import NonFiniteLossError, NonFiniteLossHook
 from .step_reseed_hook import StepReseedHook
 
