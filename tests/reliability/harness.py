@@ -193,3 +193,37 @@ def logged_metrics(work_dir, key):
 
 def signal_name(sig) -> str:
     return signal.Signals(sig).name
+
+
+def _rank_child(worker, rank, world_size, port, args, queue):
+    try:
+        queue.put((rank, worker(rank, world_size, port, *args)))
+    except BaseException as err:  # noqa: B902
+        queue.put((rank, f'{type(err).__name__}: {err}'))
+    finally:
+        queue.close()
+        queue.join_thread()  # flush before the hard exit
+        os._exit(0)
+
+
+def run_forked_ranks(worker, world_size, *args, timeout=120):
+    """``worker(rank, world_size, port, *args)`` on forked ranks (no
+    re-import, unlike tests/dist_helpers.run_ranks' spawned ones); returns
+    their results by rank. A rank that does not answer in ``timeout``
+    seconds fails the test instead of hanging it."""
+    from dist_helpers import free_port
+    ctx = multiprocessing.get_context('fork')
+    queue, port = ctx.Queue(), free_port()
+    procs = [ctx.Process(target=_rank_child,
+                         args=(worker, r, world_size, port, args, queue))
+             for r in range(world_size)]
+    for proc in procs:
+        proc.start()
+    try:
+        results = dict(queue.get(timeout=timeout) for _ in procs)
+    finally:
+        for proc in procs:
+            proc.join(10)
+            if proc.is_alive():
+                proc.kill()
+    return [results[r] for r in range(world_size)]

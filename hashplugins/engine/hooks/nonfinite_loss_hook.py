@@ -4,6 +4,7 @@ from typing import Dict, List
 
 import torch
 import torch.distributed as dist
+from torch.nn.modules.batchnorm import _NormBase
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
@@ -67,10 +68,13 @@ class NonFiniteLossHook(Hook):
     * ``policy='skip'`` logs a warning and skips that ``update_params``
       call entirely (no backward, no ``optimizer.step()``: a zero-gradient
       step would still move weights through momentum, Adam moments and
-      weight decay), so weights and optimizer state stay bit-identical.
-      The LR schedule still advances. After ``max_consecutive_skips`` bad
-      steps in a row it stops as ``'stop'`` does, so a run that has
-      diverged for good does not silently train on nothing.
+      weight decay), so weights and optimizer state stay bit-identical;
+      the running statistics of normalization layers are put back to
+      their values at the start of the iteration (the bad forward pass
+      updated them). The LR schedule still advances. After
+      ``max_consecutive_skips`` bad steps in a row it stops as ``'stop'``
+      does, so a run that has diverged for good does not silently train
+      on nothing.
 
     ``tools/train.py`` adds this hook to every run (policy from the
     config's top-level ``nonfinite_loss`` key, default ``'stop'``) unless
@@ -96,11 +100,20 @@ class NonFiniteLossHook(Hook):
         self.skipped_steps = 0
         self._consecutive = 0
         self._skip_next = False
+        self._norm_buffers, self._norm_sources = {}, {}
 
     # ------------------------------------------------------------------
     def before_train(self, runner) -> None:
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
+        # Normalization layers' running statistics (small), restored when a
+        # step is skipped.
+        self._norm_sources = {
+            f'{name}.{key}': buf
+            for name, module in model.named_modules()
+            if isinstance(module, _NormBase)
+            for key, buf in module.named_buffers(recurse=False)
+        } if self.policy == 'skip' else {}
         parse_losses = model.parse_losses
 
         def guarded_parse_losses(losses):
@@ -151,10 +164,20 @@ class NonFiniteLossHook(Hook):
                 'such steps instead.')
         self.skipped_steps += 1
         self._skip_next = True
+        with torch.no_grad():
+            for key, buf in self._norm_sources.items():
+                buf.copy_(self._norm_buffers[key])
         print_log(
             f'{what} at {where}: skipping this optimizer step (weights and '
             f'optimizer state unchanged; {self.skipped_steps} skipped so '
             'far)', logger='current', level=logging.WARNING)
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
+        for key, buf in self._norm_sources.items():
+            if key in self._norm_buffers:
+                self._norm_buffers[key].copy_(buf)
+            else:
+                self._norm_buffers[key] = buf.detach().clone()
 
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None) -> None:
