@@ -115,3 +115,21 @@ def test_add_rules():
         BinaryIndex(16, backend='annoy')
     assert len(index) == 3
     assert index.search(np.ones((1, 16)), 2).distances.tolist() == [[0, 0]]
+
+
+def test_hit_sort_key_and_fallback_agree():
+    """The packed-key sort of radius hits and its np.lexsort fallback (for
+    sizes whose key would overflow int64) give the same order."""
+    from hashplugins.retrieval.binary_index import _sort_hits
+    rng = np.random.default_rng(3)
+    counts = rng.integers(0, 50, 20)
+    lims = np.concatenate([[0], np.cumsum(counts)])
+    pos = rng.integers(0, 1000, lims[-1])
+    dist = rng.integers(0, 4, lims[-1])
+    fast = _sort_hits(lims, pos, dist, 3, 1000)
+    slow = _sort_hits(lims, pos, dist, 3, 1 << 61)
+    rows = np.repeat(np.arange(20), counts)
+    order = np.lexsort((pos, dist, rows))
+    for got in (fast, slow):
+        np.testing.assert_array_equal(got[0], pos[order])
+        np.testing.assert_array_equal(got[1], dist[order])
