@@ -23,7 +23,7 @@ from mmpretrain.datasets import BaseDataset
 
 from .protocols import resolve_protocol
 from .splits import Split, load_or_create_split
-from .utils import pipeline_loads_files
+from .utils import pipeline_loads_files, prepare_naming_sample
 
 SPLITS = ('train', 'query', 'database', 'all')
 
@@ -185,6 +185,10 @@ class SingleLabelHashingDataset(BaseDataset):
             info['img_shape'] = img.shape[:2]
             info['ori_shape'] = img.shape[:2]
         return info
+
+    def prepare_data(self, idx: int):
+        """The pipeline's output; errors name the sample and its file."""
+        return prepare_naming_sample(self, idx)
 
     def extra_repr(self) -> List[str]:
         """Lines of ``repr`` after the sample count."""

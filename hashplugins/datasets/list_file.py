@@ -19,6 +19,8 @@ from typing import List, NamedTuple, Optional, Sequence
 from mmpretrain.datasets import BaseDataset
 from mmpretrain.registry import DATASETS
 
+from .utils import prepare_naming_sample
+
 
 class ListEntry(NamedTuple):
     """One parsed line: path as written, positive class indices, line no."""
@@ -187,6 +189,10 @@ class HashingListDataset(BaseDataset):
                 f'{self.ann_file}: {len(missing)} listed image(s) do not '
                 f'exist, e.g. {missing[:3]}; check data_root/data_prefix')
         return infos
+
+    def prepare_data(self, idx: int):
+        """The pipeline's output; errors name the sample and its file."""
+        return prepare_naming_sample(self, idx)
 
     def get_cat_ids(self, idx: int) -> List[int]:
         """Positive class indices of sample ``idx``."""

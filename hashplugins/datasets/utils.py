@@ -40,3 +40,25 @@ def pipeline_loads_files(pipeline: Sequence) -> bool:
         if name.split('.')[-1] == 'LoadImageFromFile':
             return True
     return False
+
+
+class SampleLoadError(RuntimeError):
+    """Loading or transforming one sample failed; names the sample."""
+
+
+def prepare_naming_sample(dataset, idx: int):
+    """``dataset.pipeline(dataset.get_data_info(idx))``; an error inside the
+    pipeline (an unreadable, truncated or empty image, ...) is re-raised as
+    :class:`SampleLoadError` naming the dataset, index, image path and list
+    line, because decoders often do not say which file they failed on."""
+    info = dataset.get_data_info(idx)
+    try:
+        return dataset.pipeline(info)
+    except Exception as err:
+        where = [f'sample {idx}']
+        for key in ('img_path', 'list_line', 'pool_index'):
+            if info.get(key) is not None:
+                where.append(f'{key}={info[key]!r}')
+        raise SampleLoadError(
+            f'{type(dataset).__name__}: could not load {", ".join(where)}: '
+            f'{type(err).__name__}: {err}') from err

@@ -240,16 +240,21 @@ def test_train_tool_adds_the_hooks_with_the_config_knob():
     cfg = Config(dict(custom_hooks=[dict(type='WeightsOnlyCheckpointHook')]))
     add_reliability_hooks(cfg)
     types = [h['type'] for h in cfg.custom_hooks]
-    assert types == ['WeightsOnlyCheckpointHook', 'NonFiniteLossHook',
-                     'StepReseedHook']
-    assert cfg.custom_hooks[1]['policy'] == 'stop'
-    cfg = Config(dict(nonfinite_loss='skip', step_reseed=False))
+    assert types == ['WeightsOnlyCheckpointHook', 'CheckpointFitHook',
+                     'NonFiniteLossHook', 'StepReseedHook']
+    assert cfg.custom_hooks[2]['policy'] == 'stop'
+    cfg = Config(dict(nonfinite_loss='skip', step_reseed=False,
+                      checkpoint_fit_check=False))
     add_reliability_hooks(cfg)
     assert cfg.custom_hooks == [dict(type='NonFiniteLossHook',
                                      policy='skip')]
+    cfg = Config(dict())
+    add_reliability_hooks(cfg, train=False)  # tools/test.py
+    assert cfg.custom_hooks == [dict(type='CheckpointFitHook')]
     listed = [dict(type='NonFiniteLossHook', policy='skip',
                    max_consecutive_skips=3)]
-    cfg = Config(dict(custom_hooks=listed, step_reseed=False))
+    cfg = Config(dict(custom_hooks=listed, step_reseed=False,
+                      checkpoint_fit_check=False))
     add_reliability_hooks(cfg)
     assert cfg.custom_hooks == listed  # the config's own entry is kept
 

@@ -6,8 +6,10 @@ from .gan_sample_grid_hook import GANSampleGridHook
 from .retrieval_grid_hook import RetrievalGridHook
 from .nonfinite_loss_hook import NonFiniteLossError, NonFiniteLossHook
 from .step_reseed_hook import StepReseedHook
+from .checkpoint_fit_hook import CheckpointFitHook
 
 __all__ = [
     'WeightsOnlyCheckpointHook', 'GradientReversalScheduleHook', 'grl_coeff',
-    'NonFiniteLossError', 'NonFiniteLossHook', 'StepReseedHook'
+    'NonFiniteLossError', 'NonFiniteLossHook', 'StepReseedHook',
+    'CheckpointFitHook'
 ]

@@ -26,6 +26,13 @@ import torch
 from mmengine.runner.checkpoint import CheckpointLoader
 
 TRUST_ENV = 'HASHPLUGINS_TRUST_CHECKPOINTS'
+_LAST_LOADED = [None]
+
+
+def last_loaded_checkpoint():
+    """Path of the checkpoint :func:`load_checkpoint_file` read last (for
+    error messages of code that only sees the loaded dict)."""
+    return _LAST_LOADED[0]
 
 
 class UntrustedCheckpointError(RuntimeError):
@@ -53,6 +60,12 @@ def checkpoints_trusted() -> bool:
     return os.environ.get(TRUST_ENV, '0').lower() in ('1', 'true', 'yes')
 
 
+def _unreadable(filename: str, err: Exception) -> RuntimeError:
+    return RuntimeError(
+        f'{filename} is not a readable torch checkpoint (truncated or '
+        f'corrupt?): {type(err).__name__}: {err}')
+
+
 def load_checkpoint_file(filename: str, map_location=None):
     """Load a local checkpoint, safely unless trust was given explicitly.
 
@@ -73,10 +86,13 @@ def load_checkpoint_file(filename: str, map_location=None):
     if not osp.isfile(filename):
         raise FileNotFoundError(f'checkpoint file {filename} can not be '
                                 'found.')
+    _LAST_LOADED[0] = filename
     try:
         return torch.load(
             filename, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
+        if 'Weights only load failed' not in str(err):
+            raise _unreadable(filename, err) from err
         if not checkpoints_trusted():
             raise UntrustedCheckpointError(
                 f'Refusing to unpickle {filename}: it holds objects that are '
@@ -85,10 +101,8 @@ def load_checkpoint_file(filename: str, map_location=None):
                 '--trust-checkpoint to tools/train.py or tools/test.py, or '
                 f'set {TRUST_ENV}=1. (torch said: '
                 f'{str(err).splitlines()[0]})') from err
-    except (RuntimeError, EOFError) as err:
-        raise RuntimeError(
-            f'{filename} is not a readable torch checkpoint (truncated or '
-            f'corrupt?): {err}') from err
+    except Exception as err:  # truncated zip, not a checkpoint at all...
+        raise _unreadable(filename, err) from err
     return torch.load(filename, map_location=map_location, weights_only=False)
 
 

@@ -182,8 +182,13 @@ def parse_launch_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
     return args
 
 
-def add_reliability_hooks(cfg: Config) -> None:
-    """Add the hooks every training run gets, unless the config lists them.
+def add_reliability_hooks(cfg: Config, train: bool = True) -> None:
+    """Add the hooks every run gets, unless the config lists them.
+
+    * :class:`CheckpointFitHook` (a loaded checkpoint must fit the model),
+      unless the config sets ``checkpoint_fit_check = False``;
+
+    and for training runs:
 
     * :class:`NonFiniteLossHook`, policy from the top-level config key
       ``nonfinite_loss`` (``'stop'``, the default, or ``'skip'``);
@@ -196,9 +201,16 @@ def add_reliability_hooks(cfg: Config) -> None:
 
     Args:
         cfg (Config): The config; ``custom_hooks`` is updated in place.
+        train (bool): Whether the run trains. Defaults to True.
     """
     hooks = list(cfg.get('custom_hooks') or [])
     listed = {h.get('type') for h in hooks if isinstance(h, dict)}
+    if 'CheckpointFitHook' not in listed and cfg.get(
+            'checkpoint_fit_check', True):
+        hooks.append(dict(type='CheckpointFitHook'))
+    if not train:
+        cfg.custom_hooks = hooks
+        return
     if 'NonFiniteLossHook' not in listed:
         hooks.append(dict(type='NonFiniteLossHook',
                           policy=cfg.get('nonfinite_loss', 'stop')))
@@ -213,12 +225,11 @@ def build_runner(cfg: Config, launcher: str, train: bool = False):
     Args:
         cfg (Config): The merged config.
         launcher (str): The job launcher.
-        train (bool): Whether the runner will train (adds the hooks of
+        train (bool): Whether the runner will train (see
             :func:`add_reliability_hooks`).
     """
     setup_distributed(cfg, launcher)
-    if train:
-        add_reliability_hooks(cfg)
+    add_reliability_hooks(cfg, train)
     if 'runner_type' not in cfg:
         return Runner.from_cfg(cfg)
     return RUNNERS.build(cfg)

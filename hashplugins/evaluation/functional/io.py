@@ -187,7 +187,15 @@ def load_codes(path: str) -> CodesFile:
                              f' this version reads {FORMAT_VERSION}')
         if missing:
             raise ValueError(f'{path}: missing key(s) {missing}')
-        data = {k: archive[k] for k in _KEYS}
+        data = {}
+        for key in _KEYS:
+            try:
+                data[key] = archive[key]
+            except ValueError as err:  # an object (pickled) array
+                raise ValueError(
+                    f'{path}: key "{key}" holds pickled Python objects; '
+                    'codes files hold plain arrays only and are read with '
+                    f'allow_pickle=False ({err})') from None
     num_bits = int(data['num_bits'])
     _validate(path, num_bits, data['query_codes'], data['database_codes'],
               data['query_labels'], data['database_labels'],

@@ -176,6 +176,22 @@ class HammingRetrievalMetric(BaseMetric):
                              'evaluated more than once')
         return entries, index
 
+    def _check_topk(self, num_database: int) -> None:
+        """Refuse mAP@K with K above the database size: the functional
+        layer clamps K (as the reference implementations do), which would
+        report mAP@all under the name mAP@K."""
+        if 'mAP' not in self.items:
+            return
+        topk = self.options['topk']
+        topk = topk if isinstance(topk, (list, tuple)) else (topk, )
+        for k in topk:
+            if k is not None and k > num_database:
+                raise ValueError(
+                    f'HammingRetrievalMetric: topk={k} is larger than the '
+                    f'database ({num_database} items), so mAP@{k} would be '
+                    'mAP@all; set the evaluator\'s topk to None (all) or '
+                    f'to at most {num_database}')
+
     def compute_metrics(self, results: list) -> dict:
         """Order each split by ``sample_idx`` and compute the metrics."""
         if not self._semantics_logged:
@@ -191,6 +207,7 @@ class HammingRetrievalMetric(BaseMetric):
         q_packed = np.stack([r['code'] for r in queries])
         db_packed = np.stack([r['code'] for r in database])
         q_labels, db_labels, width = self._labels(queries, database)
+        self._check_topk(len(database))
         q_codes = unpack_codes(q_packed, num_bits)
         db_codes = unpack_codes(db_packed, num_bits)
         values = hamming_retrieval_metrics(
