@@ -53,30 +53,6 @@ def config_pattern(task: str, variant: str) -> str:
     return pattern.replace('configs/tah/', 'configs/metah/')
 
 
-def comparisons(rows):
-    """Per task and code length: METAH's mean minus each other variant's."""
-    index = {(r['task'], r['bits'], r['variant']): r for r in rows}
-    out = []
-    for (task, bits, variant), r in sorted(index.items()):
-        if variant != REFERENCE:
-            continue
-        for other in VARIANTS[1:]:
-            o = index.get((task, bits, other))
-            if o is None:
-                continue
-            for m in tb.METRICS:
-                key = m.split('/')[-1]
-                diff = r[key + '_mean'] - o[key + '_mean']
-                spread = r[key + '_std'] + o[key + '_std']
-                beyond = 'n/a (one seed)' if spread != spread else (
-                    'yes' if abs(diff) > spread else 'no')
-                out.append(dict(task=task, bits=bits, versus=other,
-                                metric=key, metah_minus_other=diff,
-                                metah_higher=diff > 0,
-                                beyond_one_std_sum=beyond))
-    return out
-
-
 def to_markdown(result) -> str:
     hw = result['hardware']
     loads = [r['load_average_after'] for r in result['runs']]
@@ -110,38 +86,10 @@ def to_markdown(result) -> str:
         'head; METAH-noent = beta 0; METAH-nocls = alpha 0 (the classifier '
         'learns only from the entropy term). alpha/beta are guesses [?], '
         'not tuned.', '',
-        '| task | bits | variant | seeds | MAP@H<=2 | mAP@all | '
-        'train s/run | config |',
-        '|---|---|---|---|---|---|---|---|',
     ]
-    configs = {(r['task'], r['bits'], r['variant']): r['config']
-               for r in result['runs']}
-    for r in result['summary']:
-        lines.append(
-            f"| {r['task']} | {r['bits']} | {r['variant']} | {r['n']} | "
-            f"{tb._fmt(r['MAP@H<=2_mean'], r['MAP@H<=2_std'])} | "
-            f"{tb._fmt(r['mAP@all_mean'], r['mAP@all_std'])} | "
-            f"{r['train_s_mean']} | "
-            f"`{configs[(r['task'], r['bits'], r['variant'])]}` |")
-    chance = result.get('chance', {})
-    if chance:
-        lines += ['', 'Random ±1 codes on the same queries and database '
-                  '(mean of 5 seeded draws; chance level):', '',
-                  '| task | bits | MAP@H<=2 | mAP@all |', '|---|---|---|---|']
-        for key, c in sorted(chance.items()):
-            task, bits = key.rsplit('_', 1)
-            lines.append(f"| {task} | {bits} | {c['MAP@H<=2']:.3f} | "
-                         f"{c['mAP@all']:.3f} |")
-    lines += ['', '## Does METAH beat TAH and its two ablations?', '',
-              '| task | bits | vs | metric | METAH − other | METAH higher | '
-              '|diff| > std_METAH + std_other |',
-              '|---|---|---|---|---|---|---|']
-    for c in result['comparisons']:
-        lines.append(
-            f"| {c['task']} | {c['bits']} | {c['versus']} | {c['metric']} "
-            f"| {c['metah_minus_other']:+.3f} | "
-            f"{'yes' if c['metah_higher'] else 'no'} | "
-            f"{c['beyond_one_std_sum']} |")
+    lines += tb.results_lines(result)
+    lines += ['', '## Does METAH beat TAH and its two ablations?', '']
+    lines += tb.comparison_lines(result['comparisons'], REFERENCE, 'METAH')
     lines += ['', f"Total wall time: {result['total_wall_s'] / 60:.1f} min "
               f"for {len(result['runs'])} runs.", '']
     return '\n'.join(lines)
@@ -210,7 +158,8 @@ def main(argv=None) -> int:
             r['task'], r['bits'], VARIANTS.index(r['variant'])))
         result.update(runs=wanted, summary=summary,
                       total_wall_s=elapsed + time.perf_counter() - start)
-        result['comparisons'] = comparisons(result['summary'])
+        result['comparisons'] = tb.comparisons(
+            result['summary'], REFERENCE, VARIANTS[1:])
         tb._atomic_write(args.out + '.json', json.dumps(result, indent=1))
         tb._atomic_write(args.out + '.md', to_markdown(result))
 

@@ -204,14 +204,17 @@ def summarize(runs):
     return rows
 
 
-def comparisons(rows):
-    """Per task and code length: is TAH's mean above TAH-A's and TAH-t's?"""
+def comparisons(rows, reference: str = 'tah',
+                others=('tah-a', 'tah-t')):
+    """Per task and code length: is ``reference``'s mean above each of
+    ``others``'? Keys ``<reference>_minus_other``, ``<reference>_higher``.
+    """
     index = {(r['task'], r['bits'], r['variant']): r for r in rows}
     out = []
     for (task, bits, variant), r in sorted(index.items()):
-        if variant != 'tah':
+        if variant != reference:
             continue
-        for other in ('tah-a', 'tah-t'):
+        for other in others:
             o = index.get((task, bits, other))
             if o is None:
                 continue
@@ -221,11 +224,11 @@ def comparisons(rows):
                 spread = (r[key + '_std'] + o[key + '_std'])
                 beyond = 'n/a (one seed)' if spread != spread else (
                     'yes' if abs(diff) > spread else 'no')
-                out.append(dict(
-                    task=task, bits=bits, versus=other, metric=key,
-                    tah_minus_other=diff,
-                    tah_higher=diff > 0,
-                    beyond_one_std_sum=beyond))
+                out.append({
+                    'task': task, 'bits': bits, 'versus': other,
+                    'metric': key, f'{reference}_minus_other': diff,
+                    f'{reference}_higher': diff > 0,
+                    'beyond_one_std_sum': beyond})
     return out
 
 
@@ -242,6 +245,51 @@ def _fmt(mean, std):
     if std != std:  # one seed: no spread
         return f'{mean:.3f}'
     return f'{mean:.3f} ± {std:.3f}'
+
+
+def results_lines(result) -> list:
+    """Markdown lines: the per-variant summary table and the random-code
+    chance table."""
+    lines = [
+        '| task | bits | variant | seeds | MAP@H<=2 | mAP@all | '
+        'train s/run | config |',
+        '|---|---|---|---|---|---|---|---|',
+    ]
+    configs = {(r['task'], r['bits'], r['variant']): r['config']
+               for r in result['runs']}
+    for r in result['summary']:
+        lines.append(
+            f"| {r['task']} | {r['bits']} | {r['variant']} | {r['n']} | "
+            f"{_fmt(r['MAP@H<=2_mean'], r['MAP@H<=2_std'])} | "
+            f"{_fmt(r['mAP@all_mean'], r['mAP@all_std'])} | "
+            f"{r['train_s_mean']} | "
+            f"`{configs[(r['task'], r['bits'], r['variant'])]}` |")
+    chance = result.get('chance', {})
+    if chance:
+        lines += ['', 'Random ±1 codes on the same queries and database '
+                  '(mean of 5 seeded draws; what a model that learned '
+                  'nothing scores):', '',
+                  '| task | bits | MAP@H<=2 | mAP@all |', '|---|---|---|---|']
+        for key, c in sorted(chance.items()):
+            task, bits = key.rsplit('_', 1)
+            lines.append(f"| {task} | {bits} | {c['MAP@H<=2']:.3f} | "
+                         f"{c['mAP@all']:.3f} |")
+    return lines
+
+
+def comparison_lines(comparisons_, reference: str, label: str) -> list:
+    """Markdown table of :func:`comparisons` output (``label`` names the
+    reference variant in the header)."""
+    lines = [f'| task | bits | vs | metric | {label} − other | {label} '
+             f'higher | |diff| > std_{label} + std_other |',
+             '|---|---|---|---|---|---|---|']
+    for c in comparisons_:
+        lines.append(
+            f"| {c['task']} | {c['bits']} | {c['versus']} | {c['metric']} "
+            f"| {c[reference + '_minus_other']:+.3f} | "
+            f"{'yes' if c[reference + '_higher'] else 'no'} | "
+            f"{c['beyond_one_std_sum']} |")
+    return lines
 
 
 def to_markdown(result) -> str:
@@ -273,39 +321,10 @@ def to_markdown(result) -> str:
         'quantization + domain adversary; TAH-A = no adversary and no '
         'target data; TAH-t = DHN inner-product pairwise loss instead of '
         'the t-distribution loss.', '',
-        '| task | bits | variant | seeds | MAP@H<=2 | mAP@all | '
-        'train s/run | config |',
-        '|---|---|---|---|---|---|---|---|',
     ]
-    configs = {(r['task'], r['bits'], r['variant']): r['config']
-               for r in result['runs']}
-    for r in result['summary']:
-        lines.append(
-            f"| {r['task']} | {r['bits']} | {r['variant']} | {r['n']} | "
-            f"{_fmt(r['MAP@H<=2_mean'], r['MAP@H<=2_std'])} | "
-            f"{_fmt(r['mAP@all_mean'], r['mAP@all_std'])} | "
-            f"{r['train_s_mean']} | "
-            f"`{configs[(r['task'], r['bits'], r['variant'])]}` |")
-    chance = result.get('chance', {})
-    if chance:
-        lines += ['', 'Random ±1 codes on the same queries and database '
-                  '(mean of 5 seeded draws; what a model that learned '
-                  'nothing scores):', '',
-                  '| task | bits | MAP@H<=2 | mAP@all |', '|---|---|---|---|']
-        for key, c in sorted(chance.items()):
-            task, bits = key.rsplit('_', 1)
-            lines.append(f"| {task} | {bits} | {c['MAP@H<=2']:.3f} | "
-                         f"{c['mAP@all']:.3f} |")
-    lines += ['', '## Does TAH beat both ablations? (paper: yes)', '',
-              '| task | bits | vs | metric | TAH − other | TAH higher | '
-              '|diff| > std_TAH + std_other |',
-              '|---|---|---|---|---|---|---|']
-    for c in result['comparisons']:
-        lines.append(
-            f"| {c['task']} | {c['bits']} | {c['versus']} | {c['metric']} "
-            f"| {c['tah_minus_other']:+.3f} | "
-            f"{'yes' if c['tah_higher'] else 'no'} | "
-            f"{c['beyond_one_std_sum']} |")
+    lines += results_lines(result)
+    lines += ['', '## Does TAH beat both ablations? (paper: yes)', '']
+    lines += comparison_lines(result['comparisons'], 'tah', 'TAH')
     lines += ['', f"Total wall time: {result['total_wall_s'] / 60:.1f} min "
               f"for {len(result['runs'])} runs.", '']
     return '\n'.join(lines)
