@@ -148,6 +148,11 @@ def read_index_file(path: str,
     except IndexFileError:
         raise
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
+        if 'allow_pickle' in str(err):
+            raise IndexFileError(
+                f'{path} holds pickled Python objects; index files hold '
+                'plain arrays only and are read with allow_pickle=False') \
+                from None
         raise IndexFileError(f'{path} is not a readable index file '
                              f'(truncated or corrupt?): {err}') from None
     if data['num_bits'].shape != () or \

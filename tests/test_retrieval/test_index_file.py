@@ -74,6 +74,7 @@ def test_save_failure_leaves_old_file(saved, monkeypatch):
     (dict(labels=np.full((50, 2), 3, np.uint8)), 'only 0 and 1'),
     (dict(meta=np.array('{not json')), 'is not JSON'),
     (dict(num_bits=np.array(16)), 'non-zero padding|num_bits disagrees'),
+    (dict(ids=np.array([{'x': 1}] * 50, dtype=object)), 'pickled'),
 ])
 def test_bad_content_is_refused(saved, change, message):
     path, _ = saved
