@@ -49,7 +49,8 @@ class PauseForKillHook(Hook):
         time.sleep(self.wait)  # the test kills us here
 
 
-def _child(argv, log_path):
+def _child(argv, log_path, env=None):
+    os.environ.update(env or {})
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
@@ -98,16 +99,23 @@ def warm_up(work_dir):
     Runner.from_cfg(cfg).train()
 
 
-def start_train(config, work_dir, *extra):
-    """Start ``tools/train.py config --work-dir work_dir *extra``."""
+def start_train(config, work_dir, *extra, env=None):
+    """Start ``tools/train.py config --work-dir work_dir *extra`` (with
+    ``env`` added to the child's environment)."""
     os.makedirs(work_dir, exist_ok=True)
     log = osp.join(str(work_dir), f'train_{time.time_ns()}.out')
     proc = multiprocessing.get_context('fork').Process(
         target=_child,
-        args=([str(config), '--work-dir', str(work_dir), *extra], log))
+        args=([str(config), '--work-dir', str(work_dir), *extra], log, env))
     proc.start()
     proc.log = log
     return proc
+
+
+def output(proc) -> str:
+    """Everything the run printed."""
+    with open(proc.log, errors='replace') as f:
+        return f.read()
 
 
 def _tail(proc):
