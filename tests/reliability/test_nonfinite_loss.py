@@ -23,7 +23,7 @@ from hashplugins.models.gans import HashingGAN
 from hashplugins.models.hashers import DualAsymmetricHasher
 from hashplugins.models.hashers.dadh_code_bank import TrainingCodeBank
 
-from harness import REPO_ROOT, run_forked_ranks
+from harness import REPO_ROOT, assert_same_tensors, run_forked_ranks
 
 BAD_ITER = 3  # 1-based, as in the training log
 PIPELINE = [dict(type='Resize', scale=(32, 32)),
@@ -164,20 +164,6 @@ def _runner(tmp_path, kind, policy, max_iters=BAD_ITER + 1):
     return Runner.from_cfg(cfg)
 
 
-def _assert_same(a, b, what):
-    if isinstance(a, dict):
-        assert a.keys() == b.keys(), what
-        for key in a:
-            _assert_same(a[key], b[key], f'{what}.{key}')
-    elif isinstance(a, (list, tuple)):
-        for i, (x, y) in enumerate(zip(a, b)):
-            _assert_same(x, y, f'{what}[{i}]')
-    elif isinstance(a, torch.Tensor):
-        assert torch.equal(a, b), f'{what} changed'
-    else:
-        assert a == b, f'{what}: {a!r} vs {b!r}'
-
-
 BAD_KEY = dict(deep_hasher='loss_poisoned', gan='loss_disc_fake',
                dadh='loss_code_f')
 
@@ -210,7 +196,7 @@ def test_skip_leaves_weights_and_optimizers_bit_identical(
         if kind == 'dadh' and key.startswith('code_bank.outputs_'):
             continue  # the outputs of the unchanged streams are stored
         assert torch.equal(model_before[key], model_after[key]), key
-    _assert_same(optim_before, optim_after, 'optimizer')
+    assert_same_tensors(optim_before, optim_after, 'optimizer')
     # the next, finite iteration trains again
     model_next, _ = states['next']
     assert any(not torch.equal(model_next[k], model_after[k])
@@ -293,3 +279,26 @@ def test_ranks_agree_when_one_rank_has_a_nan(policy):
         assert 'loss_pair=nan at iteration 7 (epoch 2' in results[1]
     else:
         assert results == ['skip=True', 'skip=True']
+
+
+def _ddp_skip_worker(rank, world_size, port):
+    from torch.nn.parallel import DistributedDataParallel as DDP
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+    dist.init_process_group('gloo', rank=rank, world_size=world_size)
+    torch.manual_seed(0)
+    model = DDP(torch.nn.Linear(4, 2))
+    optim = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    x = torch.full((3, 4), float(rank + 1))
+    model(x).sum()  # a skipped step: forward, no backward, no step
+    model(x).sum().backward()  # the next step must still synchronize
+    optim.step()
+    weight = model.module.weight.detach().clone()
+    gathered = [torch.empty_like(weight) for _ in range(world_size)]
+    dist.all_gather(gathered, weight)
+    return bool(torch.equal(gathered[0], gathered[1]))
+
+
+def test_skipped_step_leaves_ddp_usable():
+    """'skip' runs a DDP forward without backward; the next step's
+    gradient all-reduce must still work and keep the ranks equal."""
+    assert run_forked_ranks(_ddp_skip_worker, 2) == [True, True]
