@@ -83,3 +83,29 @@ def test_hook_needs_split_tags():
     with pytest.raises(ValueError, match='no query samples'):
         hook.draw([dict(split='database', sample_idx=0, code=None)],
                   TinyDataset())
+
+
+def test_hook_in_runner_validation(tmp_path, repo_root):
+    """A real Runner validation (DPSH LeNet-5 on MNIST-5k, a small
+    query/database protocol) writes the grid with the expected layout."""
+    import os.path as osp
+
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+    from PIL import Image
+    cfg = Config.fromfile(
+        osp.join(repo_root, 'configs/dpsh/dpsh_lenet5_mnist5k_16bit.py'))
+    protocol = dict(kind='per_class', num_query_per_class=2,
+                    num_train_per_class=5, database='rest',
+                    num_database_per_class=6)
+    for part in ('query', 'database'):
+        cfg.val_dataloader.dataset[part].protocol = protocol
+    cfg.val_dataloader.batch_size = 32
+    cfg.test_dataloader = cfg.val_dataloader
+    cfg.work_dir = str(tmp_path)
+    cfg.custom_hooks = [dict(type='RetrievalGridHook', num_queries=3,
+                             topk=5, tile_size=40)]
+    runner = Runner.from_cfg(cfg)
+    runner.val()
+    path = tmp_path / 'retrieval_grids' / 'iter_0.png'
+    assert np.asarray(Image.open(path)).shape == (3 * 40, 6 * 40, 3)
