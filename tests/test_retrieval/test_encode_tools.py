@@ -146,3 +146,28 @@ def test_tools_end_to_end(image_folder, model_files, repo_root, tmp_path):
     assert sum(np.asarray(stats['buckets']['size_histogram_log2'])
                ) == stats['buckets']['num_buckets']
     assert osp.getsize(stats_png) > 0
+
+
+@pytest.mark.parametrize('config,model_type,num_bits', [
+    ('configs/tah/tah_lenet5_mnist2usps_16bit.py', 'TransferHasher', 16),
+    ('configs/dadh/dadh_lenet5_mnist_16bit.py', 'DualAsymmetricHasher', 16),
+    ('configs/ganreg/ganreg_r18s_cifar10-100pc_32px_12bit_cpu.py',
+     'GANRegularizedHasher', 12),
+])
+def test_encoder_serves_every_hasher_family(config, model_type, num_bits,
+                                            repo_root):
+    """The predict path of each hasher family, through HashEncoder, from
+    arrays, for both query and database codes (DADH reads the split)."""
+    from hashplugins.apis import HashEncoder
+    torch.manual_seed(0)
+    encoder = HashEncoder(osp.join(repo_root, config), device='cpu')
+    assert type(encoder.model).__name__ == model_type
+    shape = (3, 28, 28, 3) if encoder.color_type == 'color' else (3, 28, 28)
+    rng = np.random.default_rng(0)
+    images = list(rng.integers(0, 256, shape, dtype=np.uint8))
+    for split in ('query', 'database'):
+        out = encoder(images, batch_size=2, split=split, progress=False)
+        assert out.codes.shape == (3, num_bits)
+        assert out.packed.shape == (3, (num_bits + 7) // 8)
+    with pytest.raises(ValueError, match='split must be'):
+        encoder(images, split='train')
