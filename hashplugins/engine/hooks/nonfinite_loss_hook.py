@@ -147,7 +147,7 @@ class NonFiniteLossHook(Hook):
             return
         where = (f'iteration {runner.iter + 1} (epoch {runner.epoch + 1}; '
                  'both 1-based, as in the training log)')
-        values = ', '.join(f'{k}={float(log_vars[k]):g}' for k in bad)
+        values = ', '.join(f'{k}={float(log_vars[k].detach()):g}' for k in bad)
         what = (f'non-finite loss {values}' if bad else
                 'non-finite loss on another rank')
         self._consecutive += 1
