@@ -82,7 +82,7 @@ def warm_up(work_dir):
     cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', '_base_',
                                    'default_runtime.py'))
     cfg.merge_from_dict(dict(
-        work_dir=str(work_dir), log_level='WARNING',
+        work_dir=str(work_dir), log_level='WARNING', experiment_name='warm_up',
         model=dict(type='DeepHasher', backbone=dict(type='LeNet5'),
                    data_preprocessor=dict(mean=[33.3], std=[78.6]),
                    head=dict(type='HashHead', in_channels=120, num_bits=8,

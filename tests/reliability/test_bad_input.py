@@ -109,6 +109,7 @@ def _runner_loading(tmp_path, checkpoint, model):
     cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', '_base_',
                                    'default_runtime.py'))
     cfg.merge_from_dict(dict(work_dir=str(tmp_path / 'work'),
+                             experiment_name=tmp_path.name,
                              log_level='WARNING', model=model,
                              load_from=str(checkpoint)))
     add_reliability_hooks(cfg, train=False)  # as tools/test.py does
