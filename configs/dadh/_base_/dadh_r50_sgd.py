@@ -1,21 +1,14 @@
 # DADH with two ImageNet-pretrained ResNet-50 streams (mmpretrain model zoo)
 # and one SGD per stream; shared by the CIFAR-10 and NUS-WIDE-21 configs,
 # which add the dataset, num_classes and the code length.
-_base_ = ['./dadh.py', '../../_base_/schedules/sgd_step_50e.py']
+_base_ = [
+    './dadh.py', '../../_base_/schedules/sgd_step_50e.py',
+    '../../_base_/models/resnet50_in1k.py'
+]
 
 r50_stream = dict(
     type='DeepHasher',
-    backbone=dict(
-        type='ResNet',
-        depth=50,
-        num_stages=4,
-        out_indices=(3, ),
-        style='pytorch',
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='https://download.openmmlab.com/mmclassification/v0/'
-            'resnet/resnet50_8xb32_in1k_20210831-ea4938fc.pth',
-            prefix='backbone')),
+    backbone={{_base_.resnet50_in1k}},
     neck=dict(type='GlobalAveragePooling'),
     # DADH applies tanh itself: the head gives the pre-activation F.
     head=dict(
