@@ -69,7 +69,8 @@ def to_markdown(result) -> str:
         + (f"; {hw['note']}" if 'note' in hw else '') +
         f"), torch {hw['torch']} "
         f"with {hw['torch_threads']} thread(s), runs one after another "
-        '(nice 5); times are wall times under that load.', '', 'Data:'
+        'within a process (nice 5); times are wall times under that load.',
+        '', 'Data:'
     ]
     for task in result['tasks']:
         lines.append(f"- `{task}`: {tb.TASKS[task]['data']}.")
@@ -127,13 +128,14 @@ def main(argv=None) -> int:
         with open(args.out + '.json') as f:
             previous = json.load(f)
         runs, elapsed = previous['runs'], previous['total_wall_s']
+    spans = [(previous['date'], elapsed)] if previous else []
     for path in args.merge:
         with open(path) as f:
             merged = json.load(f)
         keys = {(r['task'], r['variant'], r['bits'], r['seed']) for r in runs}
         runs += [r for r in merged['runs'] if (
             r['task'], r['variant'], r['bits'], r['seed']) not in keys]
-        elapsed = max(elapsed, merged['total_wall_s'])
+        spans.append((merged['date'], merged['total_wall_s']))
     done = {(r['task'], r['variant'], r['bits'], r['seed']) for r in runs}
     result = dict(
         date=time.strftime('%Y-%m-%d %H:%M'), hardware=tb.hardware(),
@@ -142,10 +144,16 @@ def main(argv=None) -> int:
     if previous:  # resuming: the machine and date of the first runs stay
         result.update(date=previous['date'], hardware=previous['hardware'])
     if args.merge:
+        # Overlapping processes: wall time from the first start to the last
+        # end (start times have minute resolution).
+        def epoch(date):
+            return time.mktime(time.strptime(date, '%Y-%m-%d %H:%M'))
+        first = min(epoch(d) for d, _ in spans)
+        elapsed = max(epoch(d) + t for d, t in spans) - first
         result['hardware']['note'] = (
-            f'runs merged from {len(args.merge) + 1} benchmark processes '
-            'that ran at the same time on the same machine (split by seed); '
-            'total wall time is the longest process')
+            f'runs merged from {len(spans)} benchmark processes that '
+            'overlapped in time on the same machine (split by seed), so '
+            'up to 3 of these runs shared the 2 CPUs at once')
     start = time.perf_counter()
     result['chance'] = {f'{t}_{b}': tb.chance_level(t, b)
                         for t in args.tasks for b in args.bits}
