@@ -1,0 +1,56 @@
+"""DSH-GANs under 2-process (gloo) training with
+MMSeparateDistributedDataParallel, as its configs run it: generator,
+discriminator and hashing CNN are each wrapped in their own DDP; after joint
+iterations (discriminator, hasher with synthetic triplets, generator steps)
+on different images per rank, both ranks hold the same weights of all three,
+and these differ from a one-rank run on rank 0's images."""
+import torch
+import torch.distributed as dist
+from mmengine.logging import MessageHub
+from mmengine.model import MMSeparateDistributedDataParallel
+from mmengine.model.wrappers import MMDistributedDataParallel
+
+from dist_helpers import run_ranks
+from dsh_helpers import build_dsh, optim_wrappers, semi_batch
+
+ITERS = 2
+PARTS = ('generator', 'discriminator', 'hasher')
+
+
+def _train(model, step_fn, rank):
+    wrappers = optim_wrappers(model)
+    hub = MessageHub.get_current_instance()
+    for it in range(ITERS):
+        hub.update_info('iter', it)
+        labels = [(rank + it + i) % 4 for i in range(4)]
+        step_fn(semi_batch(labels, num_unlabelled=2, seed=10 * it + rank),
+                wrappers)
+    return {name: torch.cat([p.detach().flatten()
+                             for p in getattr(model, name).parameters()])
+            for name in PARTS}
+
+
+def _worker(rank, port, queue):
+    dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}',
+                            rank=rank, world_size=2)
+    torch.set_num_threads(1)
+    model = build_dsh()
+    wrapped = MMSeparateDistributedDataParallel(model, broadcast_buffers=False)
+    assert all(isinstance(getattr(model, name), MMDistributedDataParallel)
+               for name in PARTS)
+    torch.manual_seed(100 + rank)  # noise differs per rank, as in real runs
+    weights = _train(wrapped.module, wrapped.train_step, rank)
+    queue.put((rank, {k: v.tolist() for k, v in weights.items()}))
+    dist.barrier()
+    dist.destroy_process_group()
+
+
+def test_two_ranks_keep_all_three_networks_identical():
+    states = dict(run_ranks(_worker, num_results=2))
+    alone = build_dsh()
+    torch.manual_seed(100)
+    single = _train(alone, alone.train_step, rank=0)
+    for name in PARTS:
+        rank0, rank1 = (torch.tensor(states[r][name]) for r in (0, 1))
+        assert torch.equal(rank0, rank1), name
+        assert not torch.allclose(rank0, single[name]), name
