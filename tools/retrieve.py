@@ -61,7 +61,12 @@ def parse_args(argv=None):
     parser.add_argument('--out-json', help='write the results here')
     parser.add_argument('--grid', help='write the picture grid here (.png)')
     parser.add_argument('--tile-size', type=int, default=96)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    for name in ('topk', 'num_queries'):
+        if getattr(args, name) < 1:
+            parser.error(f'--{name.replace("_", "-")} must be a positive '
+                         f'integer, got {getattr(args, name)}')
+    return args
 
 
 def _query_labels_from_dirs(root, index):

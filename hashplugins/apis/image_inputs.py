@@ -73,7 +73,11 @@ def class_folder_images(root: str, classes: Optional[Sequence[str]] = None
 
 def read_image(path: str, color_type: str = 'color') -> np.ndarray:
     """``mmcv.imread`` with an error naming the file."""
-    img = mmcv.imread(path, flag=color_type)
+    try:
+        img = mmcv.imread(path, flag=color_type)
+    except Exception as err:  # e.g. cv2.error on an empty file
+        raise ValueError(f'cannot read image {path} (not an image, or '
+                         f'corrupt): {err}') from err
     if img is None:
         raise ValueError(f'cannot read image {path} (not an image, or '
                          'corrupt)')

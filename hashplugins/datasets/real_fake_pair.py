@@ -40,6 +40,8 @@ class RealFakeDataset(TransferPairDataset):
         lazy_init (bool): Accepted for mmengine's dataset interface.
     """
 
+    ROLES = ('real', 'fake')  # the config keys of source and target
+
     def __init__(self,
                  real: Union[dict, object],
                  fake: Union[dict, object],

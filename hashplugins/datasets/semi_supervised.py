@@ -62,6 +62,8 @@ class SemiSupervisedDataset(RealFakeDataset):
         ValueError: If the pool is empty after the exclusion.
     """
 
+    ROLES = ('labelled', 'unlabelled')  # the config keys of source and target
+
     def __init__(self,
                  labelled: Union[dict, object],
                  unlabelled: Union[dict, object],

@@ -51,10 +51,10 @@ SOURCE, TARGET = 0, 1
 LENGTHS = ('max', 'source')
 
 
-def _build(cfg, role: str):
-    dataset = build_dataset(cfg, 'TransferPairDataset', role)
+def _build(cfg, role: str, owner: str = 'TransferPairDataset'):
+    dataset = build_dataset(cfg, owner, role)
     if not callable(getattr(dataset, 'pipeline', None)):
-        raise TypeError(f'TransferPairDataset: the {role} dataset '
+        raise TypeError(f'{owner}: the {role} dataset '
                         f'({type(dataset).__name__}) has no pipeline; use '
                         'mmengine BaseDataset subclasses')
     return dataset
@@ -88,6 +88,8 @@ class TransferPairDataset:
             sub-dataset's own ``domain_id`` contradicts its role.
     """
 
+    ROLES = ('source', 'target')  # the config keys of source and target
+
     def __init__(self,
                  source: Union[dict, object],
                  target: Union[dict, object],
@@ -98,8 +100,10 @@ class TransferPairDataset:
         if length not in LENGTHS:
             raise ValueError(f'TransferPairDataset: length={length!r} is not '
                              f'one of {LENGTHS}')
-        self.source = _build(source, 'source')
-        self.target = _build(target, 'target')
+        # Errors name the subclass's own keys (e.g. labelled/unlabelled).
+        owner = type(self).__name__
+        self.source = _build(source, self.ROLES[0], owner)
+        self.target = _build(target, self.ROLES[1], owner)
         s_classes = self.source.metainfo.get('classes')
         t_classes = self.target.metainfo.get('classes')
         if s_classes is not None and t_classes is not None and tuple(

@@ -69,6 +69,42 @@ ROWS = [
     Row('config', 'HASHPLUGINS_DIST_TIMEOUT not a number',
         "HASHPLUGINS_DIST_TIMEOUT='soon': expected a positive number of "
         'seconds', R + 'test_bad_distributed_timeout', 'clear'),
+    # ---- METAH (CodeClassifierHead, RampScheduleHook)
+    Row('config', 'METAH classifier in_channels != hash head num_bits',
+        'transfer_heads.semantic.in_channels=16 but head.num_bits=8',
+        R + 'test_code_classifier_must_fit_the_hash_head', 'clear'),
+    Row('config', 'METAH classifier num_classes != hash head num_classes',
+        'transfer_heads.semantic.num_classes=4 but head.num_classes=10 '
+        '(was: accepted)', R + 'test_code_classifier_must_fit_the_hash_head',
+        'fixed'),
+    Row('config', 'METAH classifier num_classes below the labels',
+        'CodeClassifierHead: label index 5 is out of range for '
+        'num_classes=4; set its num_classes ... (was: no head named)',
+        R + 'test_code_classifier_label_out_of_range_names_the_head',
+        'fixed'),
+    Row('config', 'METAH cls_weight and ent_weight both 0',
+        'both 0/None, so the head adds no loss; remove it from '
+        'transfer_heads', 'tests/test_metah/test_metah_losses.py::'
+        'test_terms_switch_off_and_hidden_layer', 'clear'),
+    Row('config', 'ramp hook: no such module / attribute',
+        "TransferHasher has no submodule 'transfer_heads.nothing' / "
+        "... has no float attribute 'typo'",
+        R + 'test_ramp_hook_names_the_missing_module_or_attribute', 'clear'),
+    # ---- DSH-GANs
+    Row('config', 'DSH-GANs: unconditional generator / non-AC '
+        'discriminator', "needs a class-conditional generator ... "
+        "(conditioning='ac') ...; got generator.num_classes=None, "
+        'discriminator.conditioning=None (was: values not shown)',
+        R + 'test_dsh_gans_needs_conditional_generator_and_ac_'
+        'discriminator', 'fixed'),
+    Row('config', 'DSH-GANs: hasher num_classes != generator num_classes',
+        'DSHGANs: hasher.num_classes=3 but generator.num_classes=4',
+        R + 'test_dsh_gans_hasher_classes_must_match_the_generator',
+        'clear'),
+    Row('dataset', 'semi-supervised: empty labelled set',
+        'SemiSupervisedDataset: the labelled dataset is empty (was: '
+        "TransferPairDataset: the source dataset ...)",
+        R + 'test_empty_labelled_set_is_named', 'fixed'),
     # ---- dataset roots, list files, images
     Row('dataset', 'list: data_root / ann_file missing', 'data_root=... '
         'does not exist (set data_root to ...)', LIST + 'test_dataset_infos_'
@@ -161,6 +197,22 @@ ROWS = [
     Row('index file', 'save fails midway', 'the old file is kept, no '
         'temporary left', INDEX + 'test_save_failure_leaves_old_file',
         'clear'),
+    # ---- retrieval tools (tools/encode.py, tools/retrieve.py, HashEncoder)
+    Row('retrieval', 'image folder missing / holds no images',
+        'image input .../nope does not exist / .../empty holds no images '
+        '(suffixes ...)', R + 'test_encode_missing_or_imageless_folder',
+        'clear'),
+    Row('retrieval', 'unreadable image (truncated, not an image, empty)',
+        'cannot read image .../bad.jpg (not an image, or corrupt) (was, '
+        'for an empty file: a cv2 assertion without the path)',
+        R + 'test_encode_unreadable_image_names_the_file', 'fixed'),
+    Row('retrieval', 'query index of another code length than the model',
+        'db8.npz holds 8-bit codes but 16-bit codes were expected',
+        R + 'test_retrieve_refuses_index_of_other_code_length', 'clear'),
+    Row('retrieval', '--topk / --num-queries <= 0', '--topk must be a '
+        "positive integer, got 0 (was: 'k must be ...' after loading the "
+        'model, or silently nothing shown with --radius)',
+        R + 'test_retrieve_refuses_nonpositive_topk', 'fixed'),
 ]
 
 

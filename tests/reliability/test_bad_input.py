@@ -187,3 +187,185 @@ def test_object_array_codes_file_is_refused(tmp_path):
     np.savez(bad, **arrays)
     with pytest.raises(ValueError, match='evil.npz.*allow_pickle=False'):
         load_codes(bad)
+
+# ---------------------------------------------------------------- METAH
+
+
+def _metah(in_channels=8, num_classes=4):
+    return dict(type='TransferHasher', backbone=dict(type='LeNet5'),
+                head=dict(type='HashHead', in_channels=120, num_bits=8,
+                          num_classes=10),
+                transfer_heads=dict(semantic=dict(
+                    type='CodeClassifierHead', in_channels=in_channels,
+                    num_classes=num_classes)))
+
+
+def test_code_classifier_must_fit_the_hash_head():
+    with pytest.raises(ValueError, match=r'transfer_heads.semantic.'
+                       r'in_channels=16 but head.num_bits=8'):
+        MODELS.build(_metah(in_channels=16, num_classes=10))
+    with pytest.raises(ValueError, match=r'transfer_heads.semantic.'
+                       r'num_classes=4 but head.num_classes=10'):
+        MODELS.build(_metah(num_classes=4))
+
+
+def test_code_classifier_label_out_of_range_names_the_head():
+    from mmpretrain.structures import DataSample
+    head = MODELS.build(dict(type='CodeClassifierHead', in_channels=8,
+                             num_classes=4))
+    samples = [DataSample().set_gt_label(5), DataSample().set_gt_label(1)]
+    with pytest.raises(ValueError, match=r'CodeClassifierHead: label index '
+                       r'5 is out of range for num_classes=4; set its '
+                       r'num_classes'):
+        head.loss(torch.randn(2, 8), torch.randn(2, 8), samples)
+
+
+@pytest.mark.parametrize('module,attribute,message', [
+    ('transfer_heads.nothing', 'ent_ramp',
+     "TransferHasher.*has no submodule 'transfer_heads.nothing'"),
+    ('transfer_heads.semantic', 'typo', r'transfer_heads.semantic '
+     r"\(CodeClassifierHead\) has no float attribute 'typo'"),
+])
+def test_ramp_hook_names_the_missing_module_or_attribute(module, attribute,
+                                                         message):
+    from types import SimpleNamespace
+
+    from mmpretrain.registry import HOOKS
+    runner = SimpleNamespace(model=MODELS.build(_metah(num_classes=10)),
+                             iter=0)
+    hook = HOOKS.build(dict(type='RampScheduleHook', module=module,
+                            attribute=attribute))
+    with pytest.raises(ValueError, match=message):
+        hook.before_train(runner)
+
+# ---------------------------------------------------------------- DSH-GANs
+
+
+def _dsh(generator_classes=4, conditioning='ac', hasher_classes=4):
+    return dict(
+        type='DSHGANs',
+        generator=dict(type='DCGANGenerator', out_size=32, noise_size=8,
+                       base_channels=8, num_classes=generator_classes),
+        discriminator=dict(type='DCGANDiscriminator', in_size=32,
+                           base_channels=8, conditioning=conditioning,
+                           num_classes=conditioning and generator_classes),
+        hasher=dict(
+            type='ThreeStreamHashNet',
+            backbone=dict(type='ResNet_CIFAR', depth=18, stem_channels=4,
+                          base_channels=4, out_indices=(3, )),
+            neck=dict(type='GlobalAveragePooling'),
+            head=dict(type='HashHead', in_channels=32, num_bits=6,
+                      activation='sigmoid'),
+            num_classes=hasher_classes))
+
+
+@pytest.mark.parametrize('kwargs,got', [
+    (dict(generator_classes=None, conditioning=None),
+     'generator.num_classes=None, discriminator.conditioning=None'),
+    (dict(conditioning='projection'),
+     "generator.num_classes=4, discriminator.conditioning='projection'"),
+])
+def test_dsh_gans_needs_conditional_generator_and_ac_discriminator(kwargs,
+                                                                   got):
+    with pytest.raises(ValueError, match=r"DSHGANs: needs a class-"
+                       r"conditional generator.*conditioning='ac'.*got " +
+                       got):
+        MODELS.build(_dsh(**kwargs))
+
+
+def test_dsh_gans_hasher_classes_must_match_the_generator():
+    with pytest.raises(ValueError, match=r'DSHGANs: hasher.num_classes=3 '
+                       r'but generator.num_classes=4'):
+        MODELS.build(_dsh(hasher_classes=3))
+
+
+def test_empty_labelled_set_is_named():
+    from mmengine.dataset import BaseDataset
+
+    class Tiny(BaseDataset):
+
+        def __init__(self, n):
+            self.n = n
+            super().__init__(pipeline=[], serialize_data=False)
+
+        def load_data_list(self):
+            return [dict(img_path=f'{i}.jpg', gt_label=0)
+                    for i in range(self.n)]
+
+    for exclude in (True, False):
+        with pytest.raises(ValueError, match='SemiSupervisedDataset: the '
+                           'labelled dataset is empty'):
+            DATASETS.build(dict(type='SemiSupervisedDataset',
+                                labelled=Tiny(0), unlabelled=Tiny(3),
+                                exclude_labelled=exclude))
+
+# ---------------------------------------------------------------- retrieval
+
+
+RETRIEVAL_CONFIG = osp.join(REPO_ROOT, 'configs', 'dpsh',
+                            'dpsh_lenet5_mnist5k_16bit.py')
+
+
+def _tool(name):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        name, osp.join(REPO_ROOT, 'tools', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='module')
+def encoder_checkpoint(tmp_path_factory):
+    from hashplugins.apis import HashEncoder
+    torch.set_num_threads(1)
+    encoder = HashEncoder(RETRIEVAL_CONFIG, device='cpu')
+    path = str(tmp_path_factory.mktemp('ckpt') / 'lenet16.pth')
+    torch.save(dict(state_dict=encoder.model.state_dict()), path)
+    return path
+
+
+def test_encode_missing_or_imageless_folder(tmp_path, encoder_checkpoint):
+    encode = _tool('encode')
+    (tmp_path / 'empty').mkdir()
+    (tmp_path / 'empty' / 'notes.txt').write_text('no images here')
+    for folder, message in (('nope', 'image input .*nope does not exist'),
+                            ('empty', r'empty holds no images \(suffixes')):
+        with pytest.raises(FileNotFoundError, match=message):
+            encode.main([RETRIEVAL_CONFIG, encoder_checkpoint, '--images',
+                         str(tmp_path / folder), '--no-progress', '--out',
+                         str(tmp_path / 'out.npz')])
+    assert not (tmp_path / 'out.npz').exists()
+
+
+@pytest.mark.parametrize('corrupt', ['truncated', 'not_an_image', 'empty'])
+def test_encode_unreadable_image_names_the_file(tmp_path, corrupt,
+                                                encoder_checkpoint):
+    from hashplugins.apis import HashEncoder
+    root = _list_dataset(tmp_path, corrupt)
+    encoder = HashEncoder(RETRIEVAL_CONFIG, encoder_checkpoint, device='cpu')
+    with pytest.raises(ValueError, match=f'cannot read image {root}/bad.jpg '
+                       r'\(not an image, or corrupt\)'):
+        encoder(str(root), progress=False)
+
+
+def test_retrieve_refuses_index_of_other_code_length(tmp_path,
+                                                     encoder_checkpoint):
+    from hashplugins.apis import BinaryIndex
+    index = BinaryIndex(8)
+    index.add(np.zeros((3, 1), np.uint8))
+    index.save(str(tmp_path / 'db8.npz'))
+    with pytest.raises(Exception, match=r'db8.npz.*8-bit codes.*16') as err:
+        _tool('retrieve').main([RETRIEVAL_CONFIG, encoder_checkpoint,
+                                str(tmp_path / 'db8.npz'), '--queries',
+                                str(tmp_path), '--no-progress'])
+    assert not isinstance(err.value, AssertionError)
+
+
+@pytest.mark.parametrize('flag', ['--topk', '--num-queries'])
+@pytest.mark.parametrize('value', ['0', '-3'])
+def test_retrieve_refuses_nonpositive_topk(flag, value, capsys):
+    with pytest.raises(SystemExit):
+        _tool('retrieve').parse_args(['c.py', 'c.pth', 'i.npz', flag, value])
+    assert f'{flag} must be a positive integer, got {value}' in \
+        capsys.readouterr().err

@@ -208,7 +208,10 @@ class DSHGANs(HashingGAN):
             raise ValueError(
                 'DSHGANs: needs a class-conditional generator (num_classes) '
                 "and an auxiliary-classifier discriminator (conditioning="
-                "'ac'): unlabelled reals have no label to project")
+                "'ac'): unlabelled reals have no label to project; got "
+                f'generator.num_classes={self.num_classes}, '
+                'discriminator.conditioning='
+                f"{getattr(self.discriminator, 'conditioning', None)!r}")
         if triplets not in TRIPLET_SOURCES:
             raise ValueError(f'DSHGANs: triplets must be one of '
                              f'{TRIPLET_SOURCES}, got {triplets!r}')

@@ -96,6 +96,14 @@ class TransferHasher(DeepHasher):
                     f'TransferHasher: transfer_heads.{name}.in_channels='
                     f'{width} but head.num_bits={self.num_bits}; the '
                     'transfer heads read the codes')
+            classes = getattr(module, 'num_classes', None)
+            head_classes = getattr(self.head, 'num_classes', None)
+            if None not in (classes, head_classes) and \
+                    classes != head_classes:
+                raise ValueError(
+                    f'TransferHasher: transfer_heads.{name}.num_classes='
+                    f'{classes} but head.num_classes={head_classes}; both '
+                    'read the same source labels')
             self.transfer_heads[name] = module
 
     def grl_layers(self) -> List[GradientReversal]:

@@ -125,8 +125,13 @@ class CodeClassifierHead(BaseModule):
         losses = {}
         if self.cls_weight:
             logits = self(source_codes)
-            labels = labels_to_multihot(source_samples, self.num_classes,
-                                        logits.device)
+            try:
+                labels = labels_to_multihot(source_samples, self.num_classes,
+                                            logits.device)
+            except ValueError as err:
+                raise ValueError(f'CodeClassifierHead: {err}; set its '
+                                 'num_classes to the number of classes of '
+                                 'the source labels') from err
             losses[self.cls_loss_name] = self.cls_weight * \
                 code_classification_loss(logits, labels, self.multi_label)
             if not self.multi_label:
