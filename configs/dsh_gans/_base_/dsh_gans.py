@@ -52,6 +52,9 @@ optim_wrapper = dict(
     discriminator=dict(optimizer=gan_optimizer),
     hasher=dict(optimizer=dict(type='Adam', lr=1e-4, weight_decay=1e-5)))
 # One DDP per sub-module; train_step is the model's own.
+# Each rank draws its own noise (seed + rank): with one seed for all
+# ranks, N GPUs would generate the same fakes N times.
+randomness = dict(seed=0, deterministic=False, diff_rank_seed=True)
 model_wrapper_cfg = dict(
     type='MMSeparateDistributedDataParallel', broadcast_buffers=False,
     find_unused_parameters=False)

@@ -29,6 +29,9 @@ optim_wrapper = dict(
     generator=dict(optimizer=dict(type='Adam', lr=2e-4, betas=(0.5, 0.999))),
     discriminator=dict(
         optimizer=dict(type='Adam', lr=2e-4, betas=(0.5, 0.999))))
+# Each rank draws its own noise (seed + rank): with one seed for all
+# ranks, N GPUs would generate the same fakes N times.
+randomness = dict(seed=0, deterministic=False, diff_rank_seed=True)
 model_wrapper_cfg = dict(
     type='MMSeparateDistributedDataParallel', broadcast_buffers=False,
     find_unused_parameters=False)
