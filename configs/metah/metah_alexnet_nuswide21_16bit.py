@@ -1,5 +1,4 @@
 # METAH, NUS-WIDE-21 (transductive target), 16 bits; see the 48-bit config.
 _base_ = ['./metah_alexnet_nuswide21_48bit.py']
 
-model = dict(head=dict(num_bits=16), transfer_heads=dict(
-    semantic=dict(in_channels=16)))
+model = dict(head=dict(num_bits=16))

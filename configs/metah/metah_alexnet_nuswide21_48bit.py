@@ -9,17 +9,18 @@
 # target = the retrieval database images (database.txt, labels dropped),
 # 64 + 64 images per iteration; alpha = 1, beta = 0.1 [?], entropy ramped
 # over the run [I], classifier at lr x10 [I]. Not trained here.
-_base_ = ['../tah/tah_alexnet_nuswide21_48bit.py']
+_base_ = [
+    '../tah/tah_alexnet_nuswide21_48bit.py',
+    './_base_/metah.py',
+]
 
-num_bits = 48
 num_classes = 21
 
+# the METAH classifier of ./_base_/metah.py, multi-label (sigmoid)
 model = dict(
     transfer_heads=dict(
         semantic=dict(
             type='CodeClassifierHead',
-            in_channels=num_bits,
-            num_classes=num_classes,
             hidden_channels=(),
             multi_label=True,
             cls_weight=1.0,
@@ -47,11 +48,8 @@ train_dataloader = dict(
         seed=0))
 
 optim_wrapper = dict(
-    paramwise_cfg=dict(
-        custom_keys={'transfer_heads.semantic.': dict(lr_mult=10.)}))
-
+    paramwise_cfg=dict(custom_keys={{_base_.semantic_lr_keys}}))
+# no domain adversary here, so no GRL schedule
 custom_hooks = [
-    dict(type='WeightsOnlyCheckpointHook'),
-    dict(type='RampScheduleHook', module='transfer_heads.semantic',
-         attribute='ent_ramp', alpha=10., horizon=10000),
+    dict(type='WeightsOnlyCheckpointHook'), {{_base_.entropy_ramp_hook}}
 ]

@@ -1,5 +1,4 @@
 # METAH, NUS-WIDE-21 (transductive target), 64 bits; see the 48-bit config.
 _base_ = ['./metah_alexnet_nuswide21_48bit.py']
 
-model = dict(head=dict(num_bits=64), transfer_heads=dict(
-    semantic=dict(in_channels=64)))
+model = dict(head=dict(num_bits=64))

@@ -4,4 +4,4 @@ _base_ = ['./metah_alexnet_visda2017-real2syn_48bit.py']
 model = dict(
     head=dict(num_bits=64),
     transfer_heads=dict(
-        domain=dict(in_channels=64), semantic=dict(in_channels=64)))
+        domain=dict(in_channels=64)))

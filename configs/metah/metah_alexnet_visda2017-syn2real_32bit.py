@@ -4,4 +4,4 @@ _base_ = ['./metah_alexnet_visda2017-syn2real_48bit.py']
 model = dict(
     head=dict(num_bits=32),
     transfer_heads=dict(
-        domain=dict(in_channels=32), semantic=dict(in_channels=32)))
+        domain=dict(in_channels=32)))

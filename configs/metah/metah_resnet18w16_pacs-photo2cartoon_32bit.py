@@ -4,4 +4,4 @@ _base_ = ['./metah_resnet18w16_pacs-photo2cartoon_16bit.py']
 model = dict(
     head=dict(num_bits=32),
     transfer_heads=dict(
-        domain=dict(in_channels=32), semantic=dict(in_channels=32)))
+        domain=dict(in_channels=32)))

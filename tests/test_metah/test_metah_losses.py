@@ -166,3 +166,42 @@ def test_entropy_ramp_follows_formula_and_sets_the_head():
         with pytest.raises(ValueError, match='no'):
             HOOKS.build(dict(type='RampScheduleHook', **bad)).before_train(
                 runner)
+
+
+def test_heads_take_code_length_and_classes_from_the_hash_head():
+    """Transfer heads that take in_channels / num_classes get the hash
+    head's values when their config leaves them out; explicit values are
+    still checked against it."""
+    def build(**semantic):
+        return MODELS.build(dict(
+            type='TransferHasher', backbone=dict(type='LeNet5'),
+            head=dict(type='HashHead', in_channels=120, num_bits=12,
+                      num_classes=5),
+            transfer_heads=dict(
+                domain=dict(type='DomainDiscriminator',
+                            hidden_channels=(8, ), init_std=(0.01, 0.3)),
+                semantic=dict(type='CodeClassifierHead', **semantic))))
+    heads = build().transfer_heads
+    assert heads.semantic.in_channels == heads.domain.in_channels == 12
+    assert heads.semantic.num_classes == 5
+    with pytest.raises(ValueError, match='in_channels=8'):
+        build(in_channels=8)
+
+
+def test_ramp_without_horizon_spans_the_run():
+    model = MODELS.build(dict(
+        type='TransferHasher', backbone=dict(type='LeNet5'),
+        head=dict(type='HashHead', in_channels=120, num_bits=8,
+                  num_classes=4),
+        transfer_heads=dict(semantic=dict(type='CodeClassifierHead'))))
+    hook = HOOKS.build(dict(type='RampScheduleHook',
+                            module='transfer_heads.semantic',
+                            attribute='ent_ramp', horizon=None))
+    with pytest.raises(RuntimeError, match='horizon=None'):
+        hook.coeff_at(0)
+    runner = SimpleNamespace(model=model, iter=0, max_iters=300,
+                             message_hub=MessageHub.get_instance('t_ramp'))
+    hook.before_train(runner)
+    assert hook.horizon == 300
+    assert hook.coeff_at(150) == pytest.approx(
+        2 / (1 + math.exp(-10. * 0.5)) - 1)

@@ -1,4 +1,6 @@
 """The RevGrad/TAH schedule of the gradient reversal coefficient."""
+from typing import Optional
+
 from mmpretrain.registry import HOOKS
 
 from .ramp_schedule_hook import RampScheduleHook, sigmoid_ramp
@@ -20,15 +22,15 @@ class GradientReversalScheduleHook(RampScheduleHook):
 
     Args:
         alpha (float): Steepness. Defaults to 10 (official).
-        horizon (int): Iterations until ``p = 1``. Defaults to 10000
-            (official ``max_iter``).
+        horizon (int, optional): Iterations until ``p = 1``; None = the
+            run's ``max_iters``. Defaults to 10000 (official ``max_iter``).
         low (float): ``l``. Defaults to 0 (official).
         high (float): ``u``. Defaults to 1 (official).
     """
 
     def __init__(self,
                  alpha: float = 10.,
-                 horizon: int = 10000,
+                 horizon: Optional[int] = 10000,
                  low: float = 0.,
                  high: float = 1.):
         super().__init__(alpha=alpha, horizon=horizon, low=low, high=high,

@@ -55,7 +55,9 @@ class RampScheduleHook(Hook):
         module (str): Dotted path of the submodule, ``''`` for the model.
         attribute (str): Existing float attribute of that module to set.
         alpha (float): Steepness. Defaults to 10.
-        horizon (int): Iterations until ``p = 1``. Defaults to 10000.
+        horizon (int, optional): Iterations until ``p = 1``; None ramps
+            over the whole run (the train loop's ``max_iters``). Defaults
+            to 10000.
         low (float): ``l``. Defaults to 0.
         high (float): ``u``. Defaults to 1.
         log_name (str, optional): Logged scalar name. Defaults to
@@ -68,11 +70,12 @@ class RampScheduleHook(Hook):
                  module: str = '',
                  attribute: Optional[str] = None,
                  alpha: float = 10.,
-                 horizon: int = 10000,
+                 horizon: Optional[int] = 10000,
                  low: float = 0.,
                  high: float = 1.,
                  log_name: Optional[str] = None):
-        sigmoid_ramp(0, horizon, alpha, low, high)  # validate
+        if horizon is not None:
+            sigmoid_ramp(0, horizon, alpha, low, high)  # validate
         self.module = module
         self.attribute = attribute
         self.alpha = alpha
@@ -83,6 +86,10 @@ class RampScheduleHook(Hook):
 
     def coeff_at(self, iteration: int) -> float:
         """The scheduled value at ``iteration``."""
+        if self.horizon is None:
+            raise RuntimeError(
+                f'{type(self).__name__}: horizon=None takes the run length '
+                'at before_train; call coeff_at after it, or give horizon')
         return sigmoid_ramp(iteration, self.horizon, self.alpha, self.low,
                             self.high)
 
@@ -113,6 +120,8 @@ class RampScheduleHook(Hook):
         setattr(self._target(model), self.attribute, value)
 
     def before_train(self, runner) -> None:
+        if self.horizon is None:  # ramp over the whole run
+            self.horizon = runner.max_iters
         model = _unwrap(runner)
         self.check(model)
         self.apply(model, self.coeff_at(runner.iter))

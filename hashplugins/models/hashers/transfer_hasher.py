@@ -1,4 +1,5 @@
 """Transfer hashing: a labelled source half and an unlabelled target half."""
+import inspect
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -63,7 +64,10 @@ class TransferHasher(DeepHasher):
         head (dict): :class:`HashHead` config with the source losses.
         neck (dict, optional): Neck config.
         transfer_heads (dict, optional): ``{name: head_cfg}`` of heads on
-            the source and target codes. Defaults to none.
+            the source and target codes. A head whose constructor takes
+            ``in_channels`` / ``num_classes`` and whose config leaves them
+            out gets the hash head's ``num_bits`` / ``num_classes``.
+            Defaults to none.
         data_preprocessor (dict, optional): Defaults to
             ``dict(type='ClsDataPreprocessor')``.
         init_cfg (dict, optional): Initialization config.
@@ -84,7 +88,7 @@ class TransferHasher(DeepHasher):
             init_cfg=init_cfg)
         self.transfer_heads = nn.ModuleDict()
         for name, cfg in (transfer_heads or {}).items():
-            module = MODELS.build(cfg)
+            module = MODELS.build(cfg, default_args=self._head_defaults(cfg))
             if not callable(getattr(module, 'loss', None)):
                 raise TypeError(
                     f'TransferHasher: transfer_heads.{name} '
@@ -105,6 +109,21 @@ class TransferHasher(DeepHasher):
                     f'{classes} but head.num_classes={head_classes}; both '
                     'read the same source labels')
             self.transfer_heads[name] = module
+
+    def _head_defaults(self, cfg: dict) -> dict:
+        """The hash head's code length and class count, for the arguments
+        of a transfer head's constructor that exist (both are fixed by the
+        hash head, so configs need not repeat them)."""
+        head_type = cfg.get('type')
+        cls = MODELS.get(head_type) if isinstance(head_type, str) \
+            else head_type
+        if cls is None:
+            return {}  # MODELS.build names the unknown type
+        params = inspect.signature(cls).parameters
+        values = dict(in_channels=self.num_bits,
+                      num_classes=getattr(self.head, 'num_classes', None))
+        return {k: v for k, v in values.items()
+                if k in params and v is not None}
 
     def grl_layers(self) -> List[GradientReversal]:
         """Every gradient reversal layer in the model."""
