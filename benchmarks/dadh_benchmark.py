@@ -38,6 +38,8 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from bench_utils import cpu_name
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = osp.join(REPO, 'configs', 'dadh', 'dadh_lenet5_mnist_16bit.py')
 SHARED = os.environ.get('HASHPLUGINS_DATA',
@@ -253,19 +255,13 @@ def _child(kind: str, **kwargs) -> dict:
 
 
 def hardware() -> dict:
-    model = 'unknown'
-    with open('/proc/cpuinfo') as f:
-        for line in f:
-            if line.startswith('model name'):
-                model = line.split(':', 1)[1].strip()
-                break
     import torch
     import mmengine
     import mmpretrain
     commit = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'],
                             capture_output=True, text=True, cwd=REPO)
     commit = os.environ.get('HASHPLUGINS_COMMIT', commit.stdout.strip())
-    return dict(cpu=model, logical_cpus=os.cpu_count(),
+    return dict(cpu=cpu_name(), logical_cpus=os.cpu_count(),
                 threads_per_process=1, python=platform.python_version(),
                 torch=torch.__version__, mmengine=mmengine.__version__,
                 mmpretrain=mmpretrain.__version__,

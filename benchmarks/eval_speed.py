@@ -46,6 +46,7 @@ import numpy as np  # noqa: E402
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, osp.join(ROOT, 'tests'))
+from bench_utils import cpu_name  # noqa: E402
 
 SCENARIOS = {
     'imagenet100':
@@ -257,15 +258,8 @@ def faiss_knn(data: dict, k: int, threads: int, repeats: int) -> dict:
 def machine_info() -> dict:
     import faiss
     import torch
-    model = 'unknown'
-    if osp.exists('/proc/cpuinfo'):
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith('model name'):
-                    model = line.split(':', 1)[1].strip()
-                    break
     return dict(
-        cpu=model,
+        cpu=cpu_name(),
         logical_cores=os.cpu_count(),
         threads_used='1 (OMP/OpenBLAS/MKL=1, torch.set_num_threads(1); '
         'faiss also at 2)',

@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import os.path as osp
-import platform
 import shutil
 import sys
 import time
@@ -39,6 +38,7 @@ from mmengine.runner import Runner  # noqa: E402
 
 import hashplugins  # noqa: E402,F401
 from hashplugins.datasets import write_fake_bank  # noqa: E402
+from bench_utils import cpu_name  # noqa: E402
 
 SHARED = osp.join(REPO, '..', 'shared', 'data',
                   'cifar10', 'CIFAR-10-images.tar.gz')
@@ -133,7 +133,7 @@ def stage2(variant, per_class, bits, seed, bank, epochs, work_root,
 def write(results, args, load_samples=()):
     """Write ganreg.json and ganreg.md; ``load_samples`` are extra 1-min
     load averages sampled during the runs (``--load-log``)."""
-    meta = dict(machine=f'{_cpu_name()}, '
+    meta = dict(machine=f'{cpu_name()}, '
                 f'{os.cpu_count()} CPU cores (shared), torch '
                 f'{torch.__version__}, {torch.get_num_threads()} thread(s)',
                 data='shared CIFAR-10 copy (lossy JPEG), 32 px; queries '
@@ -198,17 +198,6 @@ def write(results, args, load_samples=()):
             f"{times['ganreg']:.0f} |")
     with open(osp.join(RESULTS, 'ganreg.md'), 'w') as f:
         f.write('\n'.join(lines) + '\n')
-
-
-def _cpu_name():
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith('model name'):
-                    return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _read_load_log(path):

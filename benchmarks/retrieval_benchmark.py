@@ -34,21 +34,15 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 import numpy as np  # noqa: E402
+from bench_utils import cpu_name  # noqa: E402
 
 
 def machine_info(threads: int, device: str) -> dict:
     import faiss
     import torch
-    model = 'unknown'
-    if osp.exists('/proc/cpuinfo'):
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith('model name'):
-                    model = line.split(':', 1)[1].strip()
-                    break
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() \
         else 'none in this session (CPU only; --device cuda where one is)'
-    return dict(cpu=model, logical_cores=os.cpu_count(),
+    return dict(cpu=cpu_name(), logical_cores=os.cpu_count(),
                 threads_used=threads, device=device, gpu=gpu,
                 python=platform.python_version(), numpy=np.__version__,
                 torch=torch.__version__, faiss=faiss.__version__,

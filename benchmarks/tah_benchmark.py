@@ -44,6 +44,7 @@ from mmengine.runner import Runner
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 import hashplugins  # noqa: E402,F401
+from bench_utils import cpu_name  # noqa: E402
 
 SHARED = os.environ.get('HASHPLUGINS_DATA',
                         osp.join(REPO, '..', 'shared', 'data'))
@@ -161,17 +162,8 @@ def chance_level(task: str, bits: int, draws: int = 5) -> dict:
 
 
 def hardware() -> dict:
-    model = platform.processor() or 'unknown'
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith('model name'):
-                    model = line.split(':', 1)[1].strip()
-                    break
-    except OSError:
-        pass
     return dict(
-        cpu=model,
+        cpu=cpu_name(),
         logical_cpus=os.cpu_count(),
         torch_threads=torch.get_num_threads(),
         load_average_at_start=[round(x, 2) for x in os.getloadavg()],

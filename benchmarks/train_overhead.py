@@ -21,7 +21,6 @@ import copy
 import json
 import os
 import os.path as osp
-import platform
 import statistics
 import sys
 import tempfile
@@ -36,6 +35,7 @@ from mmengine.runner import Runner
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 import hashplugins  # noqa: E402,F401
+from bench_utils import cpu_name  # noqa: E402
 
 SHARED = os.environ.get('HASHPLUGINS_DATA', osp.join(REPO, '..', 'shared',
                                                      'data'))
@@ -170,9 +170,7 @@ def main():
                   f'{1e3 * hand_med:.2f} ms/iter, overhead '
                   f'{100 * (mm_med / hand_med - 1):+.1f}%')
 
-    cpu = next((line.split(':', 1)[1].strip()
-                for line in open('/proc/cpuinfo')
-                if line.startswith('model name')), platform.processor())
+    cpu = cpu_name()
     load_end = os.getloadavg()[0]
     info = dict(cpu=cpu, cores=os.cpu_count(), torch_threads=args.threads,
                 load_average=[load_start, load_end],
