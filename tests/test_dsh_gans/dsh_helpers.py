@@ -5,6 +5,7 @@ from mmpretrain.registry import MODELS, OPTIM_WRAPPER_CONSTRUCTORS
 from mmpretrain.structures import DataSample
 
 import hashplugins  # noqa: F401
+from param_helpers import changed, snapshot  # noqa: F401 (re-exported)
 
 NUM_CLASSES = 4
 
@@ -68,12 +69,3 @@ def semi_batch(labels, num_unlabelled=2, seed=0, unlabelled_labels=None):
         samples.append(DataSample(metainfo=dict(is_labelled=False))
                        .set_gt_label(label))
     return dict(inputs=inputs, data_samples=samples)
-
-
-def snapshot(module):
-    return {k: v.detach().clone() for k, v in module.named_parameters()}
-
-
-def changed(before, module):
-    return {k for k, v in module.named_parameters()
-            if not torch.equal(before[k], v)}

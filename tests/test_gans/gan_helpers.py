@@ -5,6 +5,7 @@ from mmpretrain.registry import MODELS, OPTIM_WRAPPER_CONSTRUCTORS
 from mmpretrain.structures import DataSample
 
 import hashplugins  # noqa: F401
+from param_helpers import changed, snapshot  # noqa: F401 (re-exported)
 
 
 def gan_cfg(num_classes=None, conditioning=None, channels=3, **kwargs):
@@ -47,13 +48,3 @@ def batch(num=4, num_classes=10, seed=0):
     samples = [DataSample().set_gt_label(i % num_classes)
                for i in range(num)]
     return dict(inputs=inputs, data_samples=samples)
-
-
-def snapshot(module):
-    return {k: v.detach().clone() for k, v in module.named_parameters()}
-
-
-def changed(before, module):
-    """Names of parameters of ``module`` that differ from ``before``."""
-    return {k for k, v in module.named_parameters()
-            if not torch.equal(before[k], v)}
