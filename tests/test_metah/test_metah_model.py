@@ -62,22 +62,10 @@ def test_short_training_run_through_the_runner(shared_data, tmp_path):
     """MNIST -> USPS METAH config, 4 iterations on small subsets: both
     ramp hooks, the classifier head and the metric work together."""
     from mmengine.runner import Runner
-    cfg = Config.fromfile(CONFIG)
-    mnist, usps = (osp.join(shared_data, d) for d in ('mnist', 'usps'))
-    train = cfg.train_dataloader.dataset
-    train.source.data_root, train.target.data_root = mnist, usps
-    train.source.indices = train.target.indices = 64
-    for part in ('query', 'database'):
-        cfg.val_dataloader.dataset[part].data_root = usps
-        cfg.val_dataloader.dataset[part].indices = 100
-    cfg.test_dataloader = cfg.val_dataloader
-    cfg.train_dataloader.batch_size = 8
-    cfg.train_cfg.max_iters = cfg.train_cfg.val_interval = 4
-    cfg.custom_hooks = cfg.custom_hooks[1:]  # no checkpoints
+
+    from transfer_helpers import tiny_mnist2usps_cfg
+    cfg = tiny_mnist2usps_cfg(CONFIG, shared_data, str(tmp_path))
     # the hooks' horizon=None spans the run: 4 iterations here
-    cfg.default_hooks.checkpoint = None
-    cfg.work_dir = str(tmp_path)
-    cfg.log_level = 'WARNING'
     runner = Runner.from_cfg(cfg)
     runner.train()
     ramp = 2 / (1 + torch.exp(torch.tensor(-10 * 3 / 4)).item()) - 1

@@ -168,24 +168,12 @@ def test_short_training_run_through_the_runner(shared_data, tmp_path):
     """MNIST -> USPS config, 4 iterations, small evaluation subsets: the
     wrapper, collate, hook, model and metric work together."""
     from mmengine.runner import Runner
-    cfg = Config.fromfile(
-        osp.join(REPO, 'configs/tah/tah_lenet5_mnist2usps_16bit.py'))
-    mnist, usps = osp.join(shared_data, 'mnist'), osp.join(shared_data,
-                                                           'usps')
-    train = cfg.train_dataloader.dataset
-    train.source.data_root, train.target.data_root = mnist, usps
-    train.source.indices = train.target.indices = 64
-    for part in ('query', 'database'):
-        cfg.val_dataloader.dataset[part].data_root = usps
-        cfg.val_dataloader.dataset[part].indices = 100
-    cfg.test_dataloader = cfg.val_dataloader
-    cfg.train_dataloader.batch_size = 8
-    cfg.train_cfg.max_iters = cfg.train_cfg.val_interval = 4
-    cfg.custom_hooks[1].horizon = 4
-    cfg.default_hooks.checkpoint = None
-    cfg.custom_hooks = cfg.custom_hooks[1:]
-    cfg.work_dir = str(tmp_path)
-    cfg.log_level = 'WARNING'
+
+    from transfer_helpers import tiny_mnist2usps_cfg
+    cfg = tiny_mnist2usps_cfg(
+        osp.join(REPO, 'configs/tah/tah_lenet5_mnist2usps_16bit.py'),
+        shared_data, str(tmp_path))
+    cfg.custom_hooks[0].horizon = 4  # the GRL schedule (500 in the config)
     runner = Runner.from_cfg(cfg)
     runner.train()
     coeff = runner.model.transfer_heads.domain.grl.coeff
