@@ -1,7 +1,4 @@
 # METAH, VisDA-2017 real -> synthetic, 64 bits; see the 48-bit config.
 _base_ = ['./metah_alexnet_visda2017-real2syn_48bit.py']
 
-model = dict(
-    head=dict(num_bits=64),
-    transfer_heads=dict(
-        domain=dict(in_channels=64)))
+model = dict(head=dict(num_bits=64))

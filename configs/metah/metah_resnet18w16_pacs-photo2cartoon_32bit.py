@@ -1,7 +1,4 @@
 # METAH, PACS photo -> cartoon, 32 bits; see the 16-bit config.
 _base_ = ['./metah_resnet18w16_pacs-photo2cartoon_16bit.py']
 
-model = dict(
-    head=dict(num_bits=32),
-    transfer_heads=dict(
-        domain=dict(in_channels=32)))
+model = dict(head=dict(num_bits=32))

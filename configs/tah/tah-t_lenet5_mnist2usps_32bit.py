@@ -1,5 +1,4 @@
 # TAH-t, MNIST -> USPS, 32 bits; see tah-t_lenet5_mnist2usps_16bit.py.
 _base_ = ['./tah-t_lenet5_mnist2usps_16bit.py']
 
-model = dict(
-    head=dict(num_bits=32), transfer_heads=dict(domain=dict(in_channels=32)))
+model = dict(head=dict(num_bits=32))

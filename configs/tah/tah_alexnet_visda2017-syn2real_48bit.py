@@ -30,7 +30,7 @@ model = dict(
         num_bits=num_bits,
         num_classes=num_classes,
         losses=dict(quant=dict(loss_weight=9.0))),
-    transfer_heads=dict(domain=dict(in_channels=num_bits, loss_weight=0.8)))
+    transfer_heads=dict(domain=dict(loss_weight=0.8)))
 
 train_pipeline = {{_base_.caffe_train_pipeline}}
 test_pipeline = {{_base_.caffe_test_pipeline}}

@@ -36,8 +36,7 @@ data_preprocessor = dict(
 
 model = dict(
     backbone=dict(type='LeNet5'),
-    head=dict(in_channels=120, num_bits=num_bits, num_classes=num_classes),
-    transfer_heads=dict(domain=dict(in_channels=num_bits)))
+    head=dict(in_channels=120, num_bits=num_bits, num_classes=num_classes))
 
 pipeline = [
     dict(type='Resize', scale=(32, 32)),

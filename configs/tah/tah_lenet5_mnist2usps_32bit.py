@@ -1,5 +1,4 @@
 # TAH, MNIST -> USPS, 32 bits; see the 16-bit config.
 _base_ = ['./tah_lenet5_mnist2usps_16bit.py']
 
-model = dict(
-    head=dict(num_bits=32), transfer_heads=dict(domain=dict(in_channels=32)))
+model = dict(head=dict(num_bits=32))

@@ -31,8 +31,7 @@ model = dict(
         base_channels=16,
         out_indices=(3, )),
     neck=dict(type='GlobalAveragePooling'),
-    head=dict(in_channels=128, num_bits=num_bits, num_classes=num_classes),
-    transfer_heads=dict(domain=dict(in_channels=num_bits)))
+    head=dict(in_channels=128, num_bits=num_bits, num_classes=num_classes))
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),

@@ -1,5 +1,4 @@
 # TAH, PACS photo -> cartoon, 32 bits; see the 16-bit config.
 _base_ = ['./tah_resnet18w16_pacs-photo2cartoon_16bit.py']
 
-model = dict(
-    head=dict(num_bits=32), transfer_heads=dict(domain=dict(in_channels=32)))
+model = dict(head=dict(num_bits=32))
