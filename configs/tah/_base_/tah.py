@@ -54,4 +54,3 @@ dhn_pairwise = dict(
     scale=0.5,
     include_self_pairs=True,
     loss_weight=1.0)
-
