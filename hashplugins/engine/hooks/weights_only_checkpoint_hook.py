@@ -29,11 +29,17 @@ def _to_plain(value):
     return value
 
 
+def _host_array(tensor: torch.Tensor) -> np.ndarray:
+    # mmengine maps a resumed checkpoint onto the run's device (CUDA on a
+    # GPU machine) before this hook runs; numpy needs host memory.
+    return tensor.detach().cpu().numpy()
+
+
 def _from_plain(value):
     if isinstance(value, dict):
         if value.get(_BUFFER_TAG):
-            return HistoryBuffer(value['log_history'].numpy(),
-                                 value['count_history'].numpy(),
+            return HistoryBuffer(_host_array(value['log_history']),
+                                 _host_array(value['count_history']),
                                  value['max_length'])
         return {k: _from_plain(v) for k, v in value.items()}
     return value
