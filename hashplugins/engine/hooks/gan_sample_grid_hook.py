@@ -73,6 +73,8 @@ class GANSampleGridHook(Hook):
         if runner.rank != 0:
             return None
         model = self._model(runner)
+        # A host generator: the fixed noise is the same on every device
+        # (the model draws on the generator's device and moves the noise).
         rng = torch.Generator().manual_seed(self.seed)
         noise = model.noise(self.num_samples, rng)
         labels, nrow = None, self.nrow or 8

@@ -117,11 +117,23 @@ class HashingGAN(BaseModel):
 
     # ------------------------------------------------------------------
     # Sampling
+    def _draw(self, draw, generator: Optional[torch.Generator]
+              ) -> torch.Tensor:
+        """``draw(device)`` on the generator's device (PyTorch refuses a
+        CPU generator for CUDA tensors), moved to the model's device. A
+        host generator thus gives the same numbers on every device."""
+        device = self.data_preprocessor.device
+        values = draw(device if generator is None else generator.device)
+        return values.to(device)
+
     def noise(self, num: int, generator: Optional[torch.Generator] = None
               ) -> torch.Tensor:
-        """``num`` noise vectors on the model's device."""
-        return sample_noise(num, self.noise_size, self.noise_dist,
-                            self.data_preprocessor.device, generator)
+        """``num`` noise vectors on the model's device, drawn with
+        ``generator`` (on whatever device it lives) if given."""
+        return self._draw(
+            lambda device: sample_noise(num, self.noise_size,
+                                        self.noise_dist, device, generator),
+            generator)
 
     def random_labels(self, num: int,
                       generator: Optional[torch.Generator] = None
@@ -129,8 +141,10 @@ class HashingGAN(BaseModel):
         """Uniform class labels for fakes (None if unconditional)."""
         if self.num_classes is None:
             return None
-        return torch.randint(self.num_classes, (num, ), generator=generator,
-                             device=self.data_preprocessor.device)
+        return self._draw(
+            lambda device: torch.randint(self.num_classes, (num, ),
+                                         generator=generator, device=device),
+            generator)
 
     def generate(self,
                  num: int,
