@@ -232,6 +232,11 @@ class DSHGANs(HashingGAN):
             raise ValueError(
                 f'DSHGANs: hasher.num_classes={self.hasher.num_classes} but '
                 f'generator.num_classes={self.num_classes}')
+        if triplets == 'real':
+            # The ablation has no synthetic images to tell apart: the
+            # adversary stream gets no gradient. Frozen, DDP does not wait
+            # for its gradient (find_unused_parameters=False stays valid).
+            set_requires_grad(self.hasher.adversary, False)
         self.multi_label = multi_label
         self.triplets = triplets
         self.margin = margin
