@@ -13,8 +13,12 @@ A code of ``B`` bits is held three ways in this package:
 * **words** ``(W, n)`` ``uint64``: the packed bytes zero-padded to a
   multiple of 8 bytes and viewed as 64-bit words, one contiguous row per
   word so that Hamming distances are one XOR and one popcount per word.
+
+Per-sample values of a batch (the ``hash_code`` and ``gt_label`` of model
+outputs) are moved to the host once per batch (:func:`batch_to_host`,
+:func:`binarize_batch`): on a GPU each host read waits for the device.
 """
-from typing import Union
+from typing import List, Sequence, Union
 
 import numpy as np
 
@@ -75,6 +79,78 @@ def binarize(codes: ArrayLike, name: str = 'codes') -> ArrayLike:
             f'integer {name} must hold only -1 and +1; found other values '
             '(0/1 bits? pass them as a bool array or as 2 * bits - 1)')
     return codes > 0
+
+
+def to_host(value) -> np.ndarray:
+    """A tensor (any device; detached), array or list as a numpy array.
+
+    Args:
+        value: Tensor, numpy array, list or scalar.
+
+    Returns:
+        The values as a numpy array (one device read for a tensor; a CPU
+        tensor's array shares its memory).
+    """
+    if is_tensor(value):
+        if value.dtype == torch.bfloat16:  # numpy has no bfloat16
+            value = value.float()
+        return value.numpy(force=True)
+    return np.asarray(value)
+
+
+def batch_to_host(values: Sequence, dtype=None) -> List[np.ndarray]:
+    """Per-sample values of a batch as flat host arrays, one device read.
+
+    When all values are tensors on one device (of one dtype, or cast to
+    ``dtype`` there), they are flattened, concatenated where they are, read
+    to the host once and split back at their sizes (known without reading
+    the device), so they may have different lengths (multi-label
+    ``gt_label``). Anything else (arrays, lists, mixed devices or dtypes) is
+    converted value by value.
+
+    Args:
+        values: Per-sample tensors, arrays or lists.
+        dtype: Numpy dtype of the results (tensors are cast on their
+            device); ``None`` keeps the values' own.
+
+    Returns:
+        One 1-D numpy array per value, in order.
+    """
+    values = list(values)
+    tensors = bool(values) and all(is_tensor(v) for v in values)
+    # Across devices concatenating fails; across dtypes it promotes them.
+    if not tensors or len({v.device for v in values}) > 1 or (
+            dtype is None and len({v.dtype for v in values}) > 1):
+        out = [to_host(v).reshape(-1) for v in values]
+        return out if dtype is None else [a.astype(dtype) for a in out]
+    flat = [v.detach().reshape(-1) for v in values]
+    if dtype is not None:
+        to = torch.from_numpy(np.empty(0, dtype)).dtype  # numpy -> torch
+        flat = [v.to(to) for v in flat]
+    host = to_host(torch.cat(flat))
+    return np.split(host, np.cumsum([v.numel() for v in flat])[:-1])
+
+
+def binarize_batch(codes: Sequence, name: str = 'codes') -> np.ndarray:
+    """The per-sample codes of a batch as host bits, one device read.
+
+    Args:
+        codes: ``n`` per-sample codes of ``B`` values each (tensors on any
+            device, arrays or lists), as :func:`binarize` takes them.
+        name: Name used in error messages.
+
+    Returns:
+        ``(n, B)`` bool numpy array, ``True`` where the bit is ``+1``
+        (``sign(0) -> +1``).
+    """
+    # Read the values and binarize on the host: a NaN check on the device
+    # would cost a second read.
+    rows = batch_to_host(codes)
+    lengths = sorted({len(r) for r in rows})
+    if len(lengths) > 1:
+        raise ValueError(f'{name} of one batch have different lengths '
+                         f'{lengths}')
+    return binarize(np.stack(rows), name)
 
 
 def pack_codes(codes: ArrayLike) -> np.ndarray:

@@ -4,6 +4,7 @@ import os.path as osp
 from typing import Optional, Sequence, Union
 
 import numpy as np
+import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MessageHub, MMLogger, print_log
 from mmpretrain.registry import METRICS
@@ -11,7 +12,7 @@ from mmpretrain.registry import METRICS
 from ..curves import make_record, plot_records, save_record
 from ..functional import (hamming_retrieval_metrics, label_matrix, save_codes,
                           unpack_codes)
-from ..functional.codes import binarize
+from ..functional.codes import batch_to_host, binarize_batch, is_tensor
 from ..functional.evaluate import build_requests
 
 SPLITS = ('query', 'database')
@@ -28,10 +29,19 @@ def _field(sample, key: str):
     return value
 
 
-def _to_numpy(value) -> np.ndarray:
-    if hasattr(value, 'detach'):
-        value = value.detach().cpu().numpy()
-    return np.asarray(value)
+def _index_dtype(value) -> Optional[str]:
+    """``None`` when ``value`` holds class indices (an integer dtype, or
+    no values), else its dtype's name; reads no device."""
+    if is_tensor(value):
+        dtype, size = value.dtype, value.numel()
+        integer = not (dtype.is_floating_point or dtype.is_complex
+                       or dtype == torch.bool)
+        name = str(dtype).replace('torch.', '')
+    else:
+        value = np.asarray(value)
+        size, name = value.size, str(value.dtype)
+        integer = np.issubdtype(value.dtype, np.integer)
+    return None if integer or not size else name
 
 
 @METRICS.register_module()
@@ -131,27 +141,41 @@ class HammingRetrievalMetric(BaseMetric):
         self._num_evaluations = 0
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
-        """Keep one entry per sample: packed code, labels, split, index."""
+        """Keep one entry per sample: packed code, labels, split, index.
+
+        The batch's codes and labels are each read to the host at once
+        (one device read each, not one per sample).
+        """
+        if not data_samples:
+            return
+        codes, labels, meta = [], [], []
         for sample in data_samples:
-            code = _to_numpy(_field(sample, 'hash_code')).reshape(1, -1)
+            codes.append(_field(sample, 'hash_code'))
             split = _field(sample, 'split')
             if split not in SPLITS:
                 raise ValueError(f'split must be one of {SPLITS}; sample '
                                  f'{_field(sample, "sample_idx")} has '
                                  f'{split!r}')
-            labels = _to_numpy(_field(sample, 'gt_label'))
-            if labels.size and not np.issubdtype(labels.dtype, np.integer):
+            label = _field(sample, 'gt_label')
+            bad = _index_dtype(label)
+            if bad is not None:
                 raise ValueError(
                     f'gt_label of sample {_field(sample, "sample_idx")} must '
-                    f'be class indices; got {labels.dtype} values (a '
-                    'multi-hot vector?)')
+                    f'be class indices; got {bad} values (a multi-hot '
+                    'vector?)')
+            labels.append(label)
+            meta.append((split, int(_field(sample, 'sample_idx'))))
+        bits = binarize_batch(codes, 'hash_code')
+        packed = np.packbits(bits, axis=1)
+        labels = batch_to_host(labels, np.int64)
+        for code, label, (split, index) in zip(packed, labels, meta):
             self.results.append(
                 dict(
-                    code=np.packbits(binarize(code), axis=1)[0],
-                    num_bits=code.shape[1],
-                    labels=labels.astype(np.int64).reshape(-1),
+                    code=code,
+                    num_bits=bits.shape[1],
+                    labels=label,
                     split=split,
-                    sample_idx=int(_field(sample, 'sample_idx'))))
+                    sample_idx=index))
 
     def semantics(self) -> str:
         """The evaluation conventions in one line (logged once)."""
