@@ -20,7 +20,9 @@ from mmengine.registry import DefaultScope
 from mmengine.runner import load_checkpoint
 from torch.utils.data import DataLoader, Subset
 
-from hashplugins.evaluation.functional.codes import pack_codes
+from hashplugins.evaluation.functional.codes import (batch_to_host,
+                                                     binarize_batch,
+                                                     pack_codes)
 from hashplugins.retrieval.binary_index import BinaryIndex, config_hash
 from .image_inputs import ImageInput, ImageInputDataset, list_images
 
@@ -283,20 +285,24 @@ class HashEncoder:
             collate_fn=pseudo_collate)
         batches = track(loader, 'Encoding', total=len(loader)) \
             if progress else loader
-        codes, labels = [], []
+        bits, labels = [], []
         for data in batches:
             for sample in data['data_samples']:
                 # Asymmetric models read the split; set it whatever the
                 # pipeline's meta keys are.
                 sample.set_metainfo(dict(split=split))
             samples = self.model.test_step(data)
-            for sample in samples:
-                codes.append(sample.hash_code.detach().cpu())
-                labels.append(sample.get('gt_label'))
-        if not codes:
+            # One host read per batch for the codes and one for the labels.
+            bits.append(
+                binarize_batch([s.hash_code for s in samples], 'hash_code'))
+            batch_labels = [s.get('gt_label') for s in samples]
+            if any(lab is None for lab in batch_labels):
+                labels.extend([None] * len(samples))
+            else:
+                labels.extend(batch_to_host(batch_labels, np.int64))
+        if not bits:
             raise ValueError('nothing to encode: the input is empty')
-        codes = (torch.stack(codes) >= 0).numpy()
-        codes = codes.astype(np.int8) * 2 - 1
+        codes = np.concatenate(bits).astype(np.int8) * 2 - 1
         if self.num_bits is None:
             self.num_bits = codes.shape[1]
         return EncodedImages(codes, pack_codes(codes),
@@ -304,10 +310,10 @@ class HashEncoder:
                              [''] * len(codes), self._multihot(labels))
 
     def _multihot(self, labels) -> Optional[np.ndarray]:
+        """``(n, C)`` 0/1 matrix of per-sample ``int64`` label arrays;
+        ``None`` when a sample has no label."""
         if any(lab is None for lab in labels):
             return None
-        labels = [np.asarray(lab.cpu()).reshape(-1).astype(np.int64)
-                  for lab in labels]
         width = max((int(lab.max()) + 1 for lab in labels if lab.size),
                     default=1)
         classes = self.cfg.get('model', {}).get('head', {}).get(

@@ -7,13 +7,8 @@ from mmengine.dist import collect_results
 from mmengine.hooks import Hook
 from mmpretrain.registry import HOOKS
 
-from hashplugins.evaluation.functional.codes import binarize
-
-
-def _to_numpy(value) -> np.ndarray:
-    if hasattr(value, 'detach'):
-        value = value.detach().cpu().numpy()
-    return np.asarray(value)
+from hashplugins.evaluation.functional.codes import (batch_to_host,
+                                                     binarize_batch)
 
 
 @HOOKS.register_module()
@@ -66,16 +61,25 @@ class RetrievalGridHook(Hook):
 
     def after_val_iter(self, runner, batch_idx, data_batch=None,
                        outputs=None) -> None:
-        for sample in outputs or ():
-            code = _to_numpy(sample.get('hash_code')).reshape(1, -1)
+        outputs = list(outputs or ())
+        if not outputs:
+            return
+        # One host read per batch for the codes and one for the labels.
+        bits = binarize_batch([s.get('hash_code') for s in outputs],
+                              'hash_code')
+        labels = [s.get('gt_label') for s in outputs]
+        host = iter(batch_to_host([lab for lab in labels if lab is not None],
+                                  np.int64))
+        labels = [None if lab is None else next(host) for lab in labels]
+        for sample, code, label in zip(outputs, np.packbits(bits, axis=1),
+                                       labels):
             self._results.append(
                 dict(
-                    code=np.packbits(binarize(code), axis=1)[0],
-                    num_bits=code.shape[1],
+                    code=code,
+                    num_bits=bits.shape[1],
                     split=sample.metainfo.get('split'),
                     sample_idx=int(sample.metainfo['sample_idx']),
-                    labels=None if sample.get('gt_label') is None else
-                    _to_numpy(sample.gt_label).astype(np.int64).reshape(-1)))
+                    labels=label))
 
     def after_val_epoch(self, runner, metrics=None) -> None:
         dataset = runner.val_dataloader.dataset
