@@ -5,6 +5,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..losses.utils import float32_loss
+
 NOISE_DISTS = ('normal', 'uniform')
 ADV_LOSSES = ('vanilla', 'hinge')
 
@@ -45,6 +47,7 @@ def sample_noise(num: int,
     raise ValueError(f'noise_dist must be one of {NOISE_DISTS}, got {dist!r}')
 
 
+@float32_loss
 def adversarial_loss(logits: torch.Tensor, target_real: bool, kind: str,
                      for_generator: bool = False) -> torch.Tensor:
     """GAN loss of discriminator logits.
@@ -53,6 +56,9 @@ def adversarial_loss(logits: torch.Tensor, target_real: bool, kind: str,
       non-saturating ``-log σ(d(G(z)))`` (Goodfellow et al. 2014).
     - ``'hinge'``: discriminator ``max(0, 1 - d)`` on real and
       ``max(0, 1 + d)`` on fakes; generator ``-d``.
+
+    Computed in float32 under AMP
+    (:func:`~hashplugins.models.losses.utils.float32_loss`).
 
     Args:
         logits (torch.Tensor): (N,) discriminator logits.

@@ -9,6 +9,7 @@ from mmengine.optim import OptimWrapperDict
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
+from ..losses.utils import float32_loss
 from .gan_utils import (ADV_LOSSES, adversarial_loss, gather_log_vars,
                         sample_noise, set_requires_grad, single_labels)
 
@@ -186,6 +187,7 @@ class HashingGAN(BaseModel):
 
     # ------------------------------------------------------------------
     # Losses
+    @float32_loss  # cross entropy of half-precision logits under AMP
     def _cls_loss(self, cls_logits, labels) -> torch.Tensor:
         return self.cls_loss_weight * F.cross_entropy(cls_logits, labels)
 

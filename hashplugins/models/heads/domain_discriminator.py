@@ -8,7 +8,23 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
+from ..losses.utils import float32_loss
 from ..utils import GradientReversal
+
+
+@float32_loss
+def domain_loss(logits: torch.Tensor, domains: torch.Tensor) -> torch.Tensor:
+    """Mean BCE of domain logits against 0/1 domains, in float32 under AMP
+    (the discriminator itself runs at the autocast precision).
+
+    Args:
+        logits (torch.Tensor): (N,) domain logits.
+        domains (torch.Tensor): (N,) targets, 0 (source) or 1 (target).
+
+    Returns:
+        torch.Tensor: Scalar loss.
+    """
+    return F.binary_cross_entropy_with_logits(logits, domains)
 
 
 @MODELS.register_module()
@@ -116,7 +132,7 @@ class DomainDiscriminator(BaseModule):
             source_codes.new_zeros(source_codes.shape[0]),
             target_codes.new_ones(target_codes.shape[0])
         ])
-        loss = F.binary_cross_entropy_with_logits(logits, domains)
+        loss = domain_loss(logits, domains)
         acc = ((logits.detach() >= 0).to(domains.dtype) == domains).float()
         return {
             self.loss_name: self.loss_weight * loss,

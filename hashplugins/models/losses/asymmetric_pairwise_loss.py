@@ -11,6 +11,7 @@ import torch.nn as nn
 from mmpretrain.registry import MODELS
 
 from .pairwise_logistic_loss import pairwise_logistic_loss
+from .utils import float32_loss
 
 SIMILARITY_FORMS = ('signed', 'binary', 'balanced')
 
@@ -100,6 +101,7 @@ def similarity_affine(form: str,
                      f'{form!r}')
 
 
+@float32_loss
 def asymmetric_inner_product_loss(codes: torch.Tensor,
                                   targets: torch.Tensor,
                                   similarity: torch.Tensor,
@@ -122,6 +124,11 @@ def asymmetric_inner_product_loss(codes: torch.Tensor,
 
     Returns:
         torch.Tensor: Scalar, the mean over the n·m pairs.
+
+    Computed in float32 under AMP
+    (:func:`~hashplugins.models.losses.utils.float32_loss`): the
+    regression of k-bit inner products onto ±k needs more than the 8 bits
+    of a bfloat16 matmul.
     """
     scale = codes.shape[1] if target_scale is None else target_scale
     a, b = affine

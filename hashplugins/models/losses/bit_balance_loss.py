@@ -5,6 +5,8 @@ import torch
 import torch.nn as nn
 from mmpretrain.registry import MODELS
 
+from .utils import float32_loss
+
 
 @MODELS.register_module()
 class BitBalanceLoss(nn.Module):
@@ -29,6 +31,9 @@ class BitBalanceLoss(nn.Module):
         super().__init__()
         self.loss_weight = loss_weight
 
+    # No pure function holds this formula, so forward runs in float32 (a
+    # half-precision offset, the sum of N - n rows, would lose its digits).
+    @float32_loss
     def forward(self,
                 features: torch.Tensor,
                 offset: Optional[torch.Tensor] = None,

@@ -1,8 +1,17 @@
-"""METAH's two losses on a classifier's responses to hash codes."""
+"""METAH's two losses on a classifier's responses to hash codes.
+
+Both run in float32 under AMP
+(:func:`~hashplugins.models.losses.utils.float32_loss`): the classifier's
+logits come in half precision, and the entropy's log-softmax would
+otherwise stay there.
+"""
 import torch
 import torch.nn.functional as F
 
+from .utils import float32_loss
 
+
+@float32_loss
 def code_classification_loss(logits: torch.Tensor, labels: torch.Tensor,
                              multi_label: bool = False) -> torch.Tensor:
     r"""Semantic-preservation loss on labelled (source) codes.
@@ -34,6 +43,7 @@ def code_classification_loss(logits: torch.Tensor, labels: torch.Tensor,
     return F.cross_entropy(logits, labels.argmax(1))
 
 
+@float32_loss
 def class_response_entropy(logits: torch.Tensor,
                            multi_label: bool = False) -> torch.Tensor:
     r"""Mean entropy of the class responses of (target) codes.

@@ -5,6 +5,8 @@ import torch
 import torch.nn as nn
 from mmpretrain.registry import MODELS
 
+from .utils import float32_loss
+
 
 @MODELS.register_module()
 class FeatureCodeGapLoss(nn.Module):
@@ -29,6 +31,9 @@ class FeatureCodeGapLoss(nn.Module):
         super().__init__()
         self.loss_weight = loss_weight
 
+    # No pure function holds this formula, so forward runs in float32
+    # (half-precision features would otherwise cast B down to theirs).
+    @float32_loss
     def forward(self,
                 features: torch.Tensor,
                 codes: torch.Tensor,

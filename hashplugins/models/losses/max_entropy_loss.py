@@ -3,6 +3,8 @@ import torch
 import torch.nn as nn
 from mmpretrain.registry import MODELS
 
+from .utils import float32_loss
+
 MODES = ('uniform_ce', 'neg_entropy')
 CODE_RANGES = ('tanh', 'sigmoid')
 
@@ -24,6 +26,7 @@ def bit_probabilities(codes: torch.Tensor, code_range: str = 'tanh',
     return p.clamp(eps, 1 - eps)
 
 
+@float32_loss
 def max_entropy_loss(codes: torch.Tensor,
                      mode: str = 'uniform_ce',
                      code_range: str = 'tanh',
@@ -42,20 +45,38 @@ def max_entropy_loss(codes: torch.Tensor,
       :math:`-\log 2` at :math:`p_k = ½`; its gradient vanishes at
       saturation.
 
+    Runs in float32 whatever the codes' precision
+    (:func:`~hashplugins.models.losses.utils.float32_loss`): under AMP a
+    saturated hash layer gives codes of exactly ±1, and in
+    float16/bfloat16 the clamp bound ``1 - 1e-6`` is 1 itself, so
+    ``log(1 - p)`` was ``log(0)``. In float32 ``1 - eps`` is below 1 for
+    the default eps; for an eps under float32's resolution at 1 (about
+    6e-8, e.g. 1e-9) ``1 - p`` is clamped at eps as well, so both logs
+    stay finite for any eps > 0.
+
     Args:
         codes (torch.Tensor): (N, q) continuous codes of fake images.
         mode (str): ``'uniform_ce'`` or ``'neg_entropy'``.
         code_range (str): ``'tanh'`` (codes in (-1, 1)) or ``'sigmoid'``.
-        eps (float): Probability clamp, keeping logs finite.
+        eps (float): Probability clamp, keeping logs finite. Defaults to
+            1e-6.
 
     Returns:
         torch.Tensor: Scalar, the mean over samples and bits.
     """
     p = bit_probabilities(codes, code_range, eps)
+
+    # 1 - p, clamped at eps too: this acts only on bits at the upper clamp,
+    # where 1 - (1 - eps) can come out below eps, and 0 (log(0)) if 1 - eps
+    # rounds to 1 (tiny eps). In float32 with the default eps it changes
+    # nothing; built per use, as before, so gradients stay bit-identical.
+    def one_minus_p():
+        return (1 - p).clamp(min=eps)
+
     if mode == 'uniform_ce':
-        return -0.5 * (p.log() + (1 - p).log()).mean()
+        return -0.5 * (p.log() + one_minus_p().log()).mean()
     if mode == 'neg_entropy':
-        return (p * p.log() + (1 - p) * (1 - p).log()).mean()
+        return (p * p.log() + one_minus_p() * one_minus_p().log()).mean()
     raise ValueError(f'max-entropy mode must be one of {MODES}, got '
                      f'{mode!r}')
 

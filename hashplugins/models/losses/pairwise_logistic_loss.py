@@ -5,8 +5,10 @@ import torch.nn.functional as F
 from mmpretrain.registry import MODELS
 
 from ..utils import label_similarity
+from .utils import float32_loss
 
 
+@float32_loss
 def pairwise_logistic_loss(codes: torch.Tensor,
                            similarity: torch.Tensor,
                            scale: float = 0.5,
@@ -20,7 +22,9 @@ def pairwise_logistic_loss(codes: torch.Tensor,
             - s_{ij}\Theta_{ij}\big]
 
     This is DPSH's likelihood term (Li et al., IJCAI 2016), with
-    ``scale = 1/2``. ``log(1 + e^x)`` is evaluated stably as softplus.
+    ``scale = 1/2``. ``log(1 + e^x)`` is evaluated stably as softplus,
+    in float32 under AMP
+    (:func:`~hashplugins.models.losses.utils.float32_loss`).
     With ``targets`` (asymmetric hashing, e.g. DADH) the pairs are
     :math:`\Theta_{ij} = \text{scale}\cdot u_i^\top v_j` between ``codes``
     and ``targets``.

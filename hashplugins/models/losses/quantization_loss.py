@@ -3,7 +3,10 @@ import torch
 import torch.nn as nn
 from mmpretrain.registry import MODELS
 
+from .utils import float32_loss
 
+
+@float32_loss
 def quantization_loss(codes: torch.Tensor, mode: str = 'l2') -> torch.Tensor:
     r"""Distance of continuous codes from binary ones, averaged per bit.
 
@@ -12,6 +15,9 @@ def quantization_loss(codes: torch.Tensor, mode: str = 'l2') -> torch.Tensor:
     * ``'logcosh'`` (DHN/TAH): :math:`\operatorname{mean}_{i,t}
       \log\cosh(|z_{it}| - 1)`, from the prior
       :math:`p(z) \propto \exp(-||z| - 1|/\epsilon)`.
+
+    Computed in float32 under AMP
+    (:func:`~hashplugins.models.losses.utils.float32_loss`).
 
     Args:
         codes (torch.Tensor): Continuous codes, shape (N, B).

@@ -6,6 +6,7 @@ import torch.nn as nn
 from mmpretrain.registry import MODELS
 
 from ..utils import label_similarity
+from .utils import float32_loss
 
 NUMERATORS = ('half_bits', 'bits')
 
@@ -24,6 +25,7 @@ def resolve_sim_numerator(numerator: Union[str, float], num_bits: int) -> float:
                      f'positive number, got {numerator!r}')
 
 
+@float32_loss
 def t_distribution_pairwise_loss(codes: torch.Tensor,
                                  similarity: torch.Tensor,
                                  numerator: float,
@@ -49,7 +51,9 @@ def t_distribution_pairwise_loss(codes: torch.Tensor,
     :math:`\tau` is the official approximation of softplus for large
     arguments (``pairwise_param.threshold = 15``); its gradient
     :math:`1 - s_{ij}` is what the official backward uses there.
-    Gradients come from autograd on this forward formula.
+    Gradients come from autograd on this forward formula. Computed in
+    float32 under AMP:
+    :func:`~hashplugins.models.losses.utils.float32_loss`.
 
     Args:
         codes (torch.Tensor): Continuous (tanh) codes ``z``, shape (N, b).
