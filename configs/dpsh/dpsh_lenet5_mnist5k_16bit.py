@@ -30,6 +30,7 @@ model = dict(
         type='HashHead',
         in_channels=120,
         num_bits=16,
+        num_classes={{_base_.num_classes}},
         activation='tanh',
         losses=dict(
             pairwise=dict(type='PairwiseLogisticLoss', scale=0.5),

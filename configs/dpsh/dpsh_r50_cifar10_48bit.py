@@ -11,6 +11,7 @@ _base_ = [
 model = dict(
     head=dict(
         num_bits=48,
+        num_classes={{_base_.num_classes}},
         losses=dict(
             # Theta_ij = 1/2 u_i^T u_j, all ordered in-batch pairs
             pairwise=dict(type='PairwiseLogisticLoss', scale=0.5),
@@ -19,3 +20,6 @@ model = dict(
                 type='HashQuantizationLoss', mode='l2', loss_weight=0.1))))
 
 train_dataloader = dict(batch_size=64)
+
+# Fixed input sizes on a GPU: let cuDNN pick the fastest kernels.
+env_cfg = dict(cudnn_benchmark=True)

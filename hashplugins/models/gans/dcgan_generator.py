@@ -6,6 +6,8 @@ import torch.nn as nn
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
+from ..utils import check_true
+
 _SIZES = (32, 64)
 
 
@@ -93,9 +95,8 @@ class DCGANGenerator(BaseModule):
                 f'{self.num_classes}) multi-hot rows, got '
                 f'{tuple(labels.shape)}')
         weights = labels.to(self.label_embed.weight.dtype)
-        if bool((weights.sum(1) <= 0).any()):
-            raise ValueError('DCGANGenerator: a multi-hot label row has no '
-                             'positive entry')
+        check_true(weights.sum(1) > 0, 'DCGANGenerator: a multi-hot label '
+                   'row has no positive entry')
         weights = weights / weights.sum(1, keepdim=True)
         return weights @ self.label_embed.weight
 

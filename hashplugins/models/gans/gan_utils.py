@@ -90,10 +90,11 @@ def single_labels(data_samples: Sequence, owner: str,
     labels = []
     for i, sample in enumerate(data_samples):
         label = sample.get('gt_label')
-        if label is None or label.numel() != 1:
+        if label is None or label.numel() != 1:  # shapes only: no sync
             raise ValueError(
                 f'{owner}: a class-conditional GAN needs exactly one '
                 f'gt_label per real image; sample {i} has '
                 f'{None if label is None else label.tolist()!r}')
-        labels.append(int(label.reshape(-1)[0]))
-    return torch.tensor(labels, dtype=torch.long, device=device)
+        labels.append(torch.as_tensor(label).reshape(1))
+    # one concatenation, not one host read per sample
+    return torch.cat(labels).to(device=device, dtype=torch.long)

@@ -131,14 +131,16 @@ class TrainingCodeBank(nn.Module):
             raise KeyError('asymmetric hashing needs sample_idx in every '
                            'training sample (keep it in PackHashInputs '
                            'meta_keys)')
-        indices = torch.as_tensor(indices, dtype=torch.long,
-                                  device=self.codes.device)
-        if int(indices.max()) >= self.num_train or int(indices.min()) < 0:
+        # Checked on the host (metainfo values), before the one copy to
+        # the device: no read-back per step.
+        bad = [int(i) for i in indices if not 0 <= int(i) < self.num_train]
+        if bad:
             raise IndexError(
-                f'sample_idx {int(indices.max())} is outside the '
+                f'sample_idx {max(bad)} is outside the '
                 f'{self.num_train} attached training items: the training '
                 'set changed after it was attached')
-        return indices
+        return torch.as_tensor(indices, dtype=torch.long,
+                               device=self.codes.device)
 
     def store(self, name: str, indices: torch.Tensor,
               values: torch.Tensor) -> None:
@@ -153,9 +155,12 @@ class TrainingCodeBank(nn.Module):
         if get_world_size() > 1:
             indices = torch.cat(all_gather(indices))
             values = torch.cat(all_gather(values.contiguous()))
-        if not torch.isfinite(values).all():
-            return
-        self.outputs(name)[indices] = values.to(self.outputs(name))
+        buffer = self.outputs(name)
+        # A masked write instead of a branch: deciding on the host would
+        # make every step wait for the device.
+        finite = torch.isfinite(values).all()
+        buffer[indices] = torch.where(finite, values.to(buffer),
+                                      buffer[indices])
 
     def rows_of_ids(self, ids: torch.Tensor):
         """(found, row) of each id in ``train_ids`` (ids < 0 never match)."""

@@ -381,10 +381,10 @@ class DualAsymmetricHasher(BaseModel):
             return self.predict(inputs, data_samples)
         raise RuntimeError(f'Invalid mode "{mode}".')
 
-    def _learned_rows(self, data_samples, is_db):
+    def _learned_rows(self, data_samples, db_flags, is_db):
         """Row of B for each database sample that is a training item."""
         ids = []
-        for sample, db in zip(data_samples, is_db.tolist()):
+        for sample, db in zip(data_samples, db_flags):
             value = sample.metainfo.get(self.id_key) if db else -1
             if value is None:
                 raise KeyError(
@@ -411,14 +411,16 @@ class DualAsymmetricHasher(BaseModel):
         codes = _sign(self._continuous(outputs, self.query_code))
         if data_samples is None:
             data_samples = [DataSample() for _ in range(codes.shape[0])]
-        is_db = torch.tensor(
-            [s.metainfo.get('split') == 'database' for s in data_samples],
-            device=codes.device)
-        if is_db.any():
+        # The split is metainfo: decided on the host, no device read-back.
+        db_flags = [s.metainfo.get('split') == 'database'
+                    for s in data_samples]
+        if any(db_flags):
+            is_db = torch.tensor(db_flags, device=codes.device)
             db_codes = _sign(self._continuous(outputs, self.database_code))
             codes = torch.where(is_db[:, None], db_codes, codes)
             if self.learned_database_codes and self.num_train:
-                found, rows = self._learned_rows(data_samples, is_db)
+                found, rows = self._learned_rows(data_samples, db_flags,
+                                                 is_db)
                 learned = self.code_bank.codes[rows].to(codes)
                 codes = torch.where(found[:, None], learned, codes)
         for sample, code in zip(data_samples, codes.detach()):

@@ -12,7 +12,8 @@ from ..gans.gan_utils import (adversarial_loss, gather_log_vars,
                               set_requires_grad)
 from ..gans.hashing_gan import HashingGAN
 from ..losses.triplet_ranking_loss import triplet_ranking_loss
-from ..utils import labels_to_multihot
+from ..losses.utils import float32_loss
+from ..utils import check_true, labels_to_multihot, select_rows
 
 TRIPLET_SOURCES = ('synthetic', 'real')
 LOSS_WEIGHTS = dict(
@@ -73,21 +74,22 @@ def disjoint_labels(labels: torch.Tensor,
     """
     labels = labels.float()
     free = 1. - labels.clamp(max=1.)
-    if bool((free.sum(1) == 0).any()):
-        raise ValueError('disjoint_labels: a query carries every class; no '
-                         'negative label set exists')
+    check_true(free.sum(1) > 0, 'disjoint_labels: a query carries every '
+               'class; no negative label set exists')
     out = F.one_hot(torch.multinomial(free, 1, generator=generator)[:, 0],
                     labels.shape[1]).float()
     if bank is not None and len(bank):
         ok = (labels @ bank.float().t()) == 0  # (N, M) disjoint rows
-        has = ok.any(1)
-        if bool(has.any()):
-            pick = torch.multinomial(ok[has].float(), 1,
-                                     generator=generator)[:, 0]
-            out[has] = bank.float()[pick]
+        has = ok.any(1, keepdim=True)
+        # Rows without a disjoint bank row draw from a dummy uniform row and
+        # keep their class draw: no host-side branch on ``has``.
+        weights = torch.where(has, ok.float(), torch.ones_like(ok.float()))
+        pick = torch.multinomial(weights, 1, generator=generator)[:, 0]
+        out = torch.where(has, bank.float()[pick], out)
     return out
 
 
+@float32_loss
 def triplet_hinge(anchor: torch.Tensor, positive: torch.Tensor,
                   negative: torch.Tensor, margin: float) -> torch.Tensor:
     r"""Mean of :math:`\max(0, m + \|h - h^+\|^2 - \|h - h^-\|^2)` over
@@ -97,6 +99,7 @@ def triplet_hinge(anchor: torch.Tensor, positive: torch.Tensor,
     return (margin + d_pos - d_neg).clamp(min=0).mean()
 
 
+@float32_loss
 def label_loss(logits: torch.Tensor, labels: torch.Tensor,
                multi_label: bool) -> torch.Tensor:
     """Per-sample classification loss (N,) against multi-hot ``labels``:
@@ -328,7 +331,8 @@ class DSHGANs(HashingGAN):
                                                    unlabelled]))
         h, h_pos, h_neg = codes[:n], codes[n:2 * n], codes[2 * n:3 * n]
         targets = torch.cat([labels, labels, negatives])
-        real_fake = torch.cat([torch.ones(n), torch.zeros(2 * n)]).to(adv)
+        real_fake = adv.new_zeros(3 * n)  # made on the device: no copy
+        real_fake[:n] = 1.
         adv_each = F.binary_cross_entropy_with_logits(
             adv[:3 * n], real_fake, reduction='none')
         losses = dict(
@@ -404,11 +408,12 @@ class DSHGANs(HashingGAN):
         labelled, unlabelled = split_labelled(data_samples)
         if not labelled:
             raise ValueError('DSHGANs: the batch holds no labelled sample')
-        labels = labels_to_multihot([data_samples[i] for i in labelled],
-                                    self.num_classes, inputs.device)
-        if bool((labels.sum(1) == 0).any()):
+        samples = [data_samples[i] for i in labelled]
+        if any(s.gt_label.numel() == 0 for s in samples):  # shapes: no sync
             raise ValueError('DSHGANs: a labelled sample has no label')
-        return inputs[labelled], labels, inputs[unlabelled]
+        labels = labels_to_multihot(samples, self.num_classes, inputs.device)
+        return (select_rows(inputs, labelled), labels,
+                select_rows(inputs, unlabelled))
 
     def train_step(self, data, optim_wrapper: OptimWrapperDict
                    ) -> Dict[str, torch.Tensor]:

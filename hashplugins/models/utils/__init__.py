@@ -1,6 +1,9 @@
 from .gather import gather_batch, pad_to_common_width
 from .grad_reverse import GradientReversal, grad_reverse
-from .similarity import label_similarity, labels_to_multihot
+from .batch_rows import select_rows
+from .device_checks import check_true
+from .similarity import (check_label_range, label_similarity,
+                         labels_to_multihot)
 from .blockwise_similarity import (label_patterns, similar_pair_count,
                                    similarity_matmul)
 from .discrete_code_update import (LogisticCodeProblem,
@@ -12,5 +15,6 @@ __all__ = [
     'label_similarity', 'labels_to_multihot', 'label_patterns',
     'similar_pair_count', 'similarity_matmul', 'LogisticCodeProblem',
     'QuadraticCodeObjective', 'closed_form_update', 'dcc_update',
-    'inner_product_code_objective'
+    'inner_product_code_objective', 'check_true', 'check_label_range',
+    'select_rows'
 ]

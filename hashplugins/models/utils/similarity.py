@@ -3,6 +3,8 @@ from typing import Optional, Sequence
 
 import torch
 
+from .device_checks import check_true
+
 
 def labels_to_multihot(data_samples: Sequence,
                        num_classes: Optional[int] = None,
@@ -23,15 +25,48 @@ def labels_to_multihot(data_samples: Sequence,
     """
     indices = [torch.as_tensor(s.gt_label, dtype=torch.long).view(-1)
                for s in data_samples]
-    max_index = max((int(i.max()) for i in indices if i.numel()), default=-1)
-    width = num_classes if num_classes is not None else max_index + 1
-    if max_index >= width:
-        raise ValueError(f'label index {max_index} is out of range for '
-                         f'num_classes={num_classes}')
+    if device is None:
+        device = torch.device('cpu')
+    # One concatenation and one scatter for the batch: on a GPU a Python
+    # loop over samples would wait for the device once per sample.
+    flat = (torch.cat(indices) if indices else torch.zeros(
+        0, dtype=torch.long)).to(device)
+    if num_classes is None:
+        width = int(flat.max()) + 1 if flat.numel() else 0
+    else:
+        width = num_classes
+        check_label_range(flat, num_classes)
+    rows = torch.arange(len(indices), device=device)
+    counts = [len(i) for i in indices]
+    if any(c != 1 for c in counts):  # multi-label (or unlabelled) rows
+        rows = torch.repeat_interleave(
+            rows, torch.tensor(counts, device=device),
+            output_size=flat.numel())
     multihot = torch.zeros(len(indices), max(width, 1), device=device)
-    for row, idx in enumerate(indices):
-        multihot[row, idx.to(multihot.device)] = 1.
+    multihot[rows, flat] = 1.
     return multihot
+
+
+def check_label_range(indices: torch.Tensor, num_classes: int) -> None:
+    """Raise if a class index is ``>= num_classes``; on the host the
+    ``ValueError`` names the index, on an accelerator it is a device-side
+    assertion (:func:`check_true`), so the step does not wait for the
+    device.
+
+    Args:
+        indices (torch.Tensor): Class indices of any shape.
+        num_classes (int): Their exclusive upper bound.
+    """
+    if not indices.numel():
+        return
+    if indices.device.type == 'cpu':
+        max_index = int(indices.max())
+        if max_index >= num_classes:
+            raise ValueError(f'label index {max_index} is out of range for '
+                             f'num_classes={num_classes}')
+        return
+    check_true(indices < num_classes,
+               f'a label index is out of range for num_classes={num_classes}')
 
 
 def label_similarity(labels_a: torch.Tensor,
