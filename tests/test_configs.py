@@ -117,3 +117,17 @@ def test_config_builds(path, shared_root):
                 assert packed['inputs'].ndim == 3
     # Configs whose data is not here (NUS-WIDE, VisDA lists) still had
     # their model and evaluator built above.
+
+
+# Paper-scale configs (ImageNet backbones at 224/227 px, the 64-channel
+# DCGAN): made for GPUs, with fixed input sizes.
+GPU_CONFIGS = [p for p in CONFIGS if any(
+    token in osp.basename(p) for token in ('_r50_', '_alexnet_',
+                                           'dcgan_cifar10-500pc'))]
+
+
+def test_gpu_configs_let_cudnn_pick_kernels():
+    assert len(GPU_CONFIGS) > 40
+    slow = [osp.relpath(p, REPO) for p in GPU_CONFIGS
+            if not Config.fromfile(p).env_cfg.cudnn_benchmark]
+    assert not slow, f'cudnn_benchmark is off in {slow}'

@@ -30,3 +30,6 @@ optim_wrapper = dict(
     constructor='MultiOptimWrapperConstructor',
     stream_f=stream_optim,
     stream_g=stream_optim)
+
+# Fixed input sizes on a GPU: let cuDNN pick the fastest kernels.
+env_cfg = dict(cudnn_benchmark=True)
