@@ -17,8 +17,8 @@ from mmengine.config import Config, ConfigDict  # noqa: E402
 
 import hashplugins  # noqa: E402,F401  (registers everything)
 from hashplugins.engine.runner import (  # noqa: E402
-    add_launch_args, build_runner, enable_amp, finish_distributed,
-    parse_launch_args)
+    AMP_DTYPES, add_launch_args, build_runner, enable_amp,
+    finish_distributed, parse_launch_args)
 
 
 def parse_args():
@@ -34,9 +34,12 @@ def parse_args():
         'resume from the latest checkpoint in the work directory.')
     parser.add_argument(
         '--amp',
-        action='store_true',
-        help='mixed precision: AmpOptimWrapper on CUDA, bfloat16 autocast '
-        'on CPU')
+        nargs='?',
+        const='auto',
+        choices=AMP_DTYPES,
+        help='mixed precision: AmpOptimWrapper on CUDA (float16; '
+        '"--amp bfloat16" on GPUs that support it), bfloat16 autocast on '
+        'CPU')
     parser.add_argument(
         '--no-validate',
         action='store_true',
@@ -116,7 +119,7 @@ def merge_args(cfg, args):
 
     # After --cfg-options, so that an edited optim_wrapper is switched too.
     if args.amp:
-        enable_amp(cfg)
+        enable_amp(cfg, args.amp)
     return cfg
 
 

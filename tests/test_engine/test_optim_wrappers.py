@@ -84,3 +84,59 @@ def test_enable_amp_refuses_to_replace_custom_wrapper():
                                          optimizer=dict(type='SGD', lr=1))))
     with pytest.raises(ValueError, match='MyWrapper'):
         enable_amp(cfg)
+
+
+@pytest.mark.parametrize('dtype,cpu_dtype', [('auto', 'bfloat16'),
+                                             ('bfloat16', 'bfloat16'),
+                                             ('float16', 'float16')])
+def test_enable_amp_dtype_on_cpu(dtype, cpu_dtype, monkeypatch):
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    cfg = Config(dict(optim_wrapper=dict(optimizer=dict(type='SGD', lr=1))))
+    enable_amp(cfg, dtype)
+    assert cfg.optim_wrapper.type == 'CPUAutocastOptimWrapper'
+    assert cfg.optim_wrapper.dtype == cpu_dtype
+
+
+@pytest.mark.parametrize('dtype', ['auto', 'bfloat16', 'float16'])
+def test_enable_amp_dtype_on_cuda(dtype, monkeypatch):
+    # Only the config rewrite: torch reports a bfloat16-capable GPU.
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    monkeypatch.setattr(torch.cuda, 'is_bf16_supported', lambda: True)
+    cfg = Config(dict(optim_wrapper=dict(
+        constructor='MultiOptimWrapperConstructor',
+        generator=dict(optimizer=dict(type='Adam', lr=1)),
+        discriminator=dict(optimizer=dict(type='Adam', lr=1)))))
+    enable_amp(cfg, dtype)
+    for part in ('generator', 'discriminator'):
+        wrapper = cfg.optim_wrapper[part]
+        assert wrapper.type == 'AmpOptimWrapper'
+        assert wrapper.loss_scale == 'dynamic'
+        assert wrapper.get('dtype') == (None if dtype == 'auto' else dtype)
+
+
+def test_enable_amp_refuses_bfloat16_where_the_gpu_lacks_it(monkeypatch):
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    monkeypatch.setattr(torch.cuda, 'is_bf16_supported', lambda: False)
+    monkeypatch.setattr(torch.cuda, 'get_device_name', lambda: 'Tesla V100')
+    cfg = Config(dict(optim_wrapper=dict(optimizer=dict(type='SGD', lr=1))))
+    with pytest.raises(ValueError, match='Tesla V100 has no bfloat16'):
+        enable_amp(cfg, 'bfloat16')
+    with pytest.raises(ValueError, match="dtype must be one of"):
+        enable_amp(cfg, 'fp8')
+
+
+def test_bfloat16_amp_wrapper_builds_and_steps(device):
+    """``--amp bfloat16`` as tools/train.py configures it, on each device."""
+    cfg = Config(dict(optim_wrapper=dict(optimizer=dict(type='SGD',
+                                                        lr=0.1))))
+    if device.type == 'cuda' and not torch.cuda.is_bf16_supported():
+        pytest.skip('this GPU has no bfloat16')
+    enable_amp(cfg, 'bfloat16')
+    model = nn.Linear(4, 2).to(device)
+    wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    before = model.weight.detach().clone()
+    with wrapper.optim_context(model):
+        out = model(torch.randn(3, 4, device=device))
+    assert out.dtype == torch.bfloat16
+    wrapper.update_params(out.float().pow(2).mean())
+    assert not torch.equal(before, model.weight)

@@ -1,6 +1,6 @@
 from .checkpoint import (UntrustedCheckpointError, checkpoints_trusted,
                          load_checkpoint_file, trust_checkpoints)
-from .launch import (DIST_TIMEOUT_ENV, add_launch_args, add_reliability_hooks,
+from .launch import (AMP_DTYPES, DIST_TIMEOUT_ENV, add_launch_args, add_reliability_hooks,
                      build_runner, dist_timeout, enable_amp,
                      finish_distributed, parse_launch_args, setup_distributed)
 
@@ -8,5 +8,5 @@ __all__ = [
     'UntrustedCheckpointError', 'checkpoints_trusted', 'load_checkpoint_file',
     'trust_checkpoints', 'add_launch_args', 'build_runner', 'enable_amp',
     'finish_distributed', 'parse_launch_args', 'setup_distributed',
-    'add_reliability_hooks', 'dist_timeout', 'DIST_TIMEOUT_ENV'
+    'add_reliability_hooks', 'dist_timeout', 'DIST_TIMEOUT_ENV', 'AMP_DTYPES'
 ]

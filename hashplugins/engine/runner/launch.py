@@ -96,25 +96,41 @@ def _optim_wrapper_cfgs(optim_wrapper: dict) -> list:
     return [optim_wrapper]
 
 
-def enable_amp(cfg: Config) -> None:
+AMP_DTYPES = ('auto', 'float16', 'bfloat16')
+
+
+def enable_amp(cfg: Config, dtype: str = 'auto') -> None:
     """Switch every optim wrapper of ``cfg`` to mixed precision.
 
     On CUDA this is mmengine's ``AmpOptimWrapper`` (dynamic loss scale); on
-    CPU, where ``AmpOptimWrapper`` refuses to run, it is our bfloat16
+    CPU, where ``AmpOptimWrapper`` refuses to run, it is our
     :class:`CPUAutocastOptimWrapper`, with a warning. Dict wrappers (GANs,
     two-stream models) are switched per sub-module, as mmagic does.
 
     Args:
         cfg (Config): The config, updated in place.
+        dtype (str): Autocast dtype: ``'auto'`` (float16 on CUDA, as
+            mmengine; bfloat16 on CPU), ``'float16'`` or ``'bfloat16'``
+            (float32's range, so no overflow; Ampere GPUs and newer).
+            Defaults to 'auto'.
 
     Raises:
-        ValueError: If a wrapper already has a custom type that AMP would
-            silently replace.
+        ValueError: If ``dtype`` is unknown, if a wrapper already has a
+            custom type that AMP would silently replace, or if bfloat16 is
+            asked for on a GPU without bfloat16 support.
     """
+    if dtype not in AMP_DTYPES:
+        raise ValueError(f'--amp: dtype must be one of {AMP_DTYPES}, got '
+                         f'{dtype!r}')
     cuda = torch.cuda.is_available()
+    if cuda and dtype == 'bfloat16' and not torch.cuda.is_bf16_supported():
+        raise ValueError(
+            f'--amp bfloat16: {torch.cuda.get_device_name()} has no bfloat16 '
+            'support; use --amp float16 (or plain --amp)')
     if not cuda:
+        cpu_dtype = 'bfloat16' if dtype == 'auto' else dtype
         print_log(
-            '--amp without CUDA: using bfloat16 autocast on CPU '
+            f'--amp without CUDA: using {cpu_dtype} autocast on CPU '
             '(CPUAutocastOptimWrapper); expect small numeric differences.',
             logger='current', level=logging.WARNING)
     for wrapper in _optim_wrapper_cfgs(cfg.optim_wrapper):
@@ -123,12 +139,16 @@ def enable_amp(cfg: Config) -> None:
                 f'--amp: optim wrapper type {wrapper.get("type")!r} is '
                 'custom; '
                 'set a mixed-precision wrapper in the config instead.')
+        wrapper.pop('dtype', None)
         if cuda:
             wrapper['type'] = 'AmpOptimWrapper'
             wrapper.setdefault('loss_scale', 'dynamic')
+            if dtype != 'auto':
+                wrapper['dtype'] = dtype
         else:
             wrapper['type'] = 'CPUAutocastOptimWrapper'
             wrapper.pop('loss_scale', None)
+            wrapper['dtype'] = cpu_dtype
 
 
 def finish_distributed() -> None:
