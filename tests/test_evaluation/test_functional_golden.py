@@ -120,7 +120,7 @@ ALL_METRICS = ('mAP', 'MAP@H', 'P@H', 'R@H', 'P@N', 'R@N', 'PR')
 
 @pytest.mark.parametrize('tie_break', ['index', 'average'])
 @pytest.mark.parametrize('zero_hit', ['zero', 'exclude'])
-def test_torch_backend_is_identical(problem, tie_break, zero_hit):
+def test_torch_backend_is_identical(problem, tie_break, zero_hit, device):
     q, d, ql, dl = problem
     kwargs = dict(
         metrics=ALL_METRICS,
@@ -132,12 +132,13 @@ def test_torch_backend_is_identical(problem, tie_break, zero_hit):
         tie_break=tie_break)
     expected = hamming_retrieval_metrics(q, d, ql, dl, **kwargs)
     got = hamming_retrieval_metrics(
-        torch.from_numpy(q).float(),
-        torch.from_numpy(d).float(),
-        torch.from_numpy(ql),
-        torch.from_numpy(dl),
+        torch.from_numpy(q).float().to(device),
+        torch.from_numpy(d).float().to(device),
+        torch.from_numpy(ql).to(device),
+        torch.from_numpy(dl).to(device),
         backend='torch',
         block_size=7,
+        device=device,
         **kwargs)
     assert got.keys() == expected.keys()
     for name, value in expected.items():
