@@ -8,6 +8,7 @@ are dropped. Named apart from test files so no test folder shadows it.
 """
 import copy
 import os.path as osp
+from typing import Optional
 
 import torch
 from mmengine.config import Config
@@ -19,6 +20,7 @@ from mmpretrain.structures import DataSample
 import hashplugins  # noqa: F401
 from config_helpers import drop_pretrained, leaf_datasets, point_to_shared
 from hashplugins.datasets import write_fake_bank
+from hashplugins.engine.runner import enable_amp
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -51,9 +53,13 @@ def method_config(method: str) -> Config:
     return cfg
 
 
-def build_method(method: str, device='cpu'):
-    """``(model, optim_wrapper)`` of ``method``'s config on ``device``."""
+def build_method(method: str, device='cpu', amp: Optional[str] = None):
+    """``(model, optim_wrapper)`` of ``method``'s config on ``device``;
+    with ``amp`` (a dtype), the optim wrappers ``tools/train.py --amp``
+    configures on this machine."""
     cfg = method_config(method)
+    if amp is not None:
+        enable_amp(cfg, amp)
     torch.manual_seed(0)
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         model = MODELS.build(cfg.model)

@@ -62,3 +62,20 @@ def test_train_step_reads_nothing_back_per_sample(method, device,
     assert counts[4] == counts[12], counts
     limit = MAX_CPU_CHECKS if device.type == 'cpu' else 0
     assert sum(counts[12].values()) <= limit, counts[12]
+
+
+@pytest.mark.parametrize('method', sorted(METHODS))
+def test_train_steps_under_amp_stay_finite(method, device):
+    """``--amp`` as tools/train.py sets it up: float16 AmpOptimWrapper on
+    CUDA, bfloat16 autocast on CPU: every method's steps run and stay
+    finite (the saturated-code case that sent ganreg's max-entropy loss to
+    inf is tests/test_models/test_losses_amp.py's)."""
+    if device.type == 'cpu' and torch.cuda.is_available():
+        pytest.skip('--amp picks the CUDA wrapper on this machine; the CPU '
+                    'path runs on machines without CUDA')
+    model, wrapper = build_method(method, device, amp='auto')
+    for it in range(2):
+        log_vars = _step(model, wrapper, method_batch(method, 4, seed=it),
+                         it)
+        for key, value in log_vars.items():
+            assert torch.isfinite(value).all(), (key, value)
