@@ -4,6 +4,8 @@ at the shared real data. Named apart from test files so no test folder
 shadows it."""
 import os.path as osp
 
+from mmengine.config import Config
+
 
 # Where the shared data provides each dataset type (relative to shared/data).
 SHARED_ROOTS = {
@@ -17,6 +19,8 @@ NO_ROOT_NEEDED = {'MNIST5kHashing'}
 
 def drop_pretrained(cfg):
     """Remove every Pretrained init_cfg (tests never download)."""
+    if isinstance(cfg, Config):  # not a dict itself: its ConfigDict is
+        cfg = cfg._cfg_dict
     if isinstance(cfg, dict):
         init = cfg.get('init_cfg')
         if isinstance(init, dict) and init.get('type') == 'Pretrained':
