@@ -16,9 +16,19 @@ first. Both backends return exactly these lists:
 
 Memory stays bounded by a block of queries: a ``(block, N)`` ``uint8``
 distance matrix (about 32 MB), never a dense query x database float matrix.
+
+Appends are amortised: :meth:`BinaryIndex.add` validates its chunk and
+keeps it in a list; the chunks are concatenated once, when a search,
+:meth:`~BinaryIndex.save` or an accessor (``codes``, ``ids``, ``paths``,
+``labels``) first needs them, so adding ``N`` rows costs ``O(N)`` in any
+number of chunks. With ``backend='faiss'`` each chunk also goes straight
+into the faiss ``IndexBinaryFlat``. Paths are kept as a
+:class:`PackedStrings` (one UTF-8 buffer plus offsets); the index file
+still stores them as a unicode array (format version 1).
 """
 import hashlib
 import json
+import operator
 from typing import NamedTuple, Optional, Sequence
 
 import numpy as np
@@ -102,6 +112,182 @@ def _sort_hits(lims: np.ndarray, pos: np.ndarray, dist: np.ndarray,
     return pos[order], dist[order]
 
 
+def _join_ids(parts) -> np.ndarray:
+    """``int64`` ids of parts that are arrays or ``range`` objects (the
+    default ids of an add, made arrays only here)."""
+    return np.concatenate([
+        np.arange(p.start, p.stop, dtype=np.int64)
+        if isinstance(p, range) else p for p in parts
+    ])
+
+
+class PackedStrings:
+    """An immutable column of strings in one UTF-8 buffer plus ``int64``
+    offsets: the :attr:`BinaryIndex.paths` of an index.
+
+    A fixed-width numpy unicode array spends 4 bytes per character of the
+    *longest* string on every row (about 175 MB per million typical image
+    paths); this spends the UTF-8 bytes of each string plus 8 bytes of
+    offset. It reads like the 1-D unicode array it replaces: ``paths[i]``
+    is a ``np.str_``; a slice, integer array, list or boolean mask gives a
+    unicode ndarray; ``np.asarray(paths)``, ``len``, iteration, ``tolist``
+    and ``==`` behave as on the array. Strings are encoded with
+    ``'surrogatepass'``, so undecodable file names (``surrogateescape``)
+    come back unchanged.
+    """
+
+    __slots__ = ('_data', '_offsets')
+    __hash__ = None  # like ndarray: == is elementwise
+
+    def __init__(self, data: bytes, offsets: np.ndarray):
+        self._data = bytes(data)
+        self._offsets = np.asarray(offsets, dtype=np.int64)
+
+    @classmethod
+    def from_strings(cls, strings: Sequence[str]) -> 'PackedStrings':
+        """Encode ``strings``. Trailing NULs are dropped, as a numpy unicode
+        array drops them."""
+        strings = list(strings)
+        text = ''.join(strings)
+        if '\x00' in text:
+            strings = [s.rstrip('\x00') for s in strings]
+            text = ''.join(strings)
+        if text.isascii():  # one encode; byte lengths = character lengths
+            data = text.encode('ascii')
+            lengths = np.fromiter(map(len, strings), np.int64, len(strings))
+        else:
+            parts = [s.encode('utf-8', 'surrogatepass') for s in strings]
+            data = b''.join(parts)
+            lengths = np.fromiter(map(len, parts), np.int64, len(parts))
+        offsets = np.zeros(len(strings) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        return cls(data, offsets)
+
+    @classmethod
+    def concatenate(cls, columns: Sequence['PackedStrings']) -> \
+            'PackedStrings':
+        """One column of the rows of ``columns`` in order (linear)."""
+        if len(columns) == 1:
+            return columns[0]
+        starts = np.cumsum([0] + [len(c._data) for c in columns[:-1]])
+        offsets = np.concatenate(
+            [np.zeros(1, np.int64)] +
+            [c._offsets[1:] + start for c, start in zip(columns, starts)])
+        return cls(b''.join(c._data for c in columns), offsets)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held: the UTF-8 buffer plus the offsets."""
+        return len(self._data) + self._offsets.nbytes
+
+    @property
+    def shape(self):
+        return (len(self), )
+
+    ndim = 1
+
+    def __len__(self) -> int:
+        return len(self._offsets) - 1
+
+    def _decode(self, i: int) -> str:
+        return self._data[self._offsets[i]:self._offsets[i + 1]].decode(
+            'utf-8', 'surrogatepass')
+
+    def tolist(self) -> list:
+        """The strings as a list of ``str`` (like ``ndarray.tolist``)."""
+        o = self._offsets.tolist()
+        if self._data.isascii():
+            text = self._data.decode('ascii')
+            return [text[o[i]:o[i + 1]] for i in range(len(self))]
+        data = self._data
+        return [
+            data[o[i]:o[i + 1]].decode('utf-8', 'surrogatepass')
+            for i in range(len(self))
+        ]
+
+    def __iter__(self):
+        return (np.str_(s) for s in self.tolist())
+
+    def __getitem__(self, key):
+        n = len(self)
+        try:
+            i = operator.index(key)
+        except TypeError:
+            pass
+        else:
+            if not -n <= i < n:
+                raise IndexError(f'index {i} is out of bounds for axis 0 '
+                                 f'with size {n}')
+            return np.str_(self._decode(i % n))
+        if isinstance(key, slice):
+            rows = np.arange(*key.indices(n), dtype=np.int64)
+        else:
+            rows = np.asarray(key)
+            if rows.dtype == bool:
+                if rows.shape != (n, ):
+                    raise IndexError(f'boolean index of shape {rows.shape} '
+                                     f'for {n} strings')
+                rows = np.flatnonzero(rows)
+            elif rows.size == 0:
+                rows = rows.astype(np.int64)
+            elif not np.issubdtype(rows.dtype, np.integer):
+                raise IndexError('only integers, slices, integer or boolean '
+                                 'arrays are valid indices')
+            if rows.size and (rows.min() < -n or rows.max() >= n):
+                raise IndexError(f'index out of bounds for axis 0 with size '
+                                 f'{n}')
+            rows = np.where(rows < 0, rows + n, rows)
+        flat = [self._decode(i) for i in rows.ravel().tolist()]
+        out = np.array(flat) if flat else np.zeros(0, dtype='<U1')
+        return out.reshape(rows.shape)
+
+    def __array__(self, dtype=None, copy=None):
+        out = np.array(self.tolist()) if len(self) else np.zeros(
+            0, dtype='<U1')
+        return out if dtype is None else out.astype(dtype)
+
+    def __eq__(self, other):
+        return np.asarray(self) == (np.asarray(other) if isinstance(
+            other, PackedStrings) else other)
+
+    def __ne__(self, other):
+        return ~self.__eq__(other)
+
+    def __repr__(self) -> str:
+        head = self[:3].tolist() if len(self) else []
+        more = ', ...' if len(self) > 3 else ''
+        return (f'PackedStrings({len(self)} strings, {self.nbytes} bytes: '
+                f'{head}{more})')
+
+
+class _AppendingFaiss(FaissBinaryBackend):
+    """The faiss backend of a ``backend='faiss'`` index: each added chunk
+    goes straight into the ``IndexBinaryFlat`` (created empty on the first
+    add), whose appends are amortised (a growing ``std::vector``), so a
+    search finds it complete and ``sync`` has nothing to add. When the
+    built indexes are not in step with the rows before the chunk (a loaded
+    index, whose flat index is built at its first search), the chunk is
+    left to ``sync``.
+    """
+
+    _swig_ptr = None
+
+    def append(self, start: int, chunk: np.ndarray) -> None:
+        if self._size != start or not len(chunk):
+            return
+        if self._swig_ptr is None:
+            self._swig_ptr = import_faiss().swig_ptr
+        if self._flat is None:
+            self._flat = import_faiss().IndexBinaryFlat(chunk.shape[1] * 8)
+        # add_c is what faiss's numpy add() calls after checking dtype,
+        # shape and contiguity, which BinaryIndex.add already did.
+        ptr = self._swig_ptr(chunk)
+        self._flat.add_c(len(chunk), ptr)
+        if self._multihash is not None:
+            self._multihash.add_c(len(chunk), ptr)
+        self._size = start + len(chunk)
+
+
 class BinaryIndex:
     """Packed binary codes with ids and metadata; k-NN and radius search.
 
@@ -148,17 +334,38 @@ class BinaryIndex:
         if config_hash is not None:
             self.meta['config_hash'] = config_hash
         self.block_size = block_size
-        self._faiss = FaissBinaryBackend(range_index)
+        self._faiss = _AppendingFaiss(range_index)
         width = (self.num_bits + 7) // 8
-        self._codes = np.zeros((0, width), dtype=np.uint8)
-        self._ids = np.zeros(0, dtype=np.int64)
-        self._paths: Optional[np.ndarray] = None
-        self._labels: Optional[np.ndarray] = None
+        # Rows live in lists of chunks, appended by add() and concatenated
+        # once on demand (_joined: at a search, save or accessor), so adding
+        # N rows in any number of chunks costs O(N).
+        self._size = 0
+        self._code_parts = [np.zeros((0, width), dtype=np.uint8)]
+        self._id_parts = [np.zeros(0, dtype=np.int64)]
+        self._path_parts: Optional[list] = None  # of PackedStrings
+        self._label_parts: Optional[list] = None  # of (n, C) uint8
         self._words = None  # cached (W, N) uint64 layout of the codes
 
     # ------------------------------------------------------------ contents
     def __len__(self) -> int:
-        return len(self._codes)
+        return self._size
+
+    @staticmethod
+    def _joined(parts: Optional[list], join=np.concatenate):
+        """The one array of ``parts`` (concatenated once, then kept)."""
+        if parts is None:
+            return None
+        if len(parts) > 1:
+            parts[:] = [join(parts)]
+        return parts[0]
+
+    @property
+    def _codes(self) -> np.ndarray:
+        return self._joined(self._code_parts)
+
+    @property
+    def _ids(self) -> np.ndarray:
+        return self._joined(self._id_parts, _join_ids)
 
     @property
     def codes(self) -> np.ndarray:
@@ -172,14 +379,15 @@ class BinaryIndex:
         return self._ids
 
     @property
-    def paths(self) -> Optional[np.ndarray]:
-        """Image file of each row, when known."""
-        return self._paths
+    def paths(self) -> Optional[PackedStrings]:
+        """Image file of each row, when known: a :class:`PackedStrings`
+        (UTF-8 buffer + offsets) that reads like a 1-D unicode array."""
+        return self._joined(self._path_parts, PackedStrings.concatenate)
 
     @property
     def labels(self) -> Optional[np.ndarray]:
         """``(N, C)`` ``uint8`` 0/1 label matrix, when known."""
-        return self._labels
+        return self._joined(self._label_parts)
 
     @property
     def method(self) -> Optional[str]:
@@ -207,17 +415,28 @@ class BinaryIndex:
             labels: ``(n, C)`` 0/1 matrix; same rule as ``paths``.
         """
         packed = self._as_packed(codes, 'codes')
+        if packed is codes or packed.base is codes:
+            packed = packed.copy()  # the caller's array may change later
         n = len(packed)
-        ids = np.arange(len(self), len(self) + n, dtype=np.int64) \
-            if ids is None else np.asarray(ids)
-        if ids.shape != (n, ) or not (np.issubdtype(ids.dtype, np.integer)
-                                      or n == 0):
-            raise ValueError(f'ids must be {n} integers; got {ids.dtype} of '
-                             f'shape {ids.shape}')
+        start = self._size
+        if ids is None:
+            ids = range(start, start + n)  # made an array when joined
+        else:
+            ids = np.asarray(ids)
+            if ids.shape != (n, ) or not (np.issubdtype(
+                    ids.dtype, np.integer) or n == 0):
+                raise ValueError(f'ids must be {n} integers; got {ids.dtype}'
+                                 f' of shape {ids.shape}')
+            ids = ids.astype(np.int64)
         if paths is not None:
-            paths = np.asarray([str(p) for p in paths])
-            if paths.shape != (n, ):
+            if isinstance(paths, np.ndarray) and paths.dtype.kind == 'U' \
+                    and paths.ndim == 1:
+                paths = paths.tolist()
+            else:
+                paths = [str(p) for p in paths]
+            if len(paths) != n:
                 raise ValueError(f'{len(paths)} paths for {n} codes')
+            paths = PackedStrings.from_strings(paths)
         if labels is not None:
             labels = np.asarray(labels)
             if labels.ndim != 2 or len(labels) != n or (
@@ -225,31 +444,48 @@ class BinaryIndex:
                 raise ValueError(f'labels must be a ({n}, C) 0/1 matrix; got'
                                  f' shape {labels.shape}')
             labels = labels.astype(np.uint8)
-        self._paths = self._append_optional('paths', self._paths, paths, n)
-        self._labels = self._append_optional('labels', self._labels, labels,
-                                             n)
-        self._codes = np.concatenate([self._codes, packed])
-        self._ids = np.concatenate([self._ids, ids.astype(np.int64)])
+        if paths is not None or labels is not None or \
+                self._path_parts is not None or \
+                self._label_parts is not None:
+            # Check both before changing anything: a refused add adds
+            # nothing.
+            self._check_optional('paths', self._path_parts, paths)
+            self._check_optional('labels', self._label_parts, labels)
+            self._path_parts = self._append_optional(self._path_parts, paths)
+            self._label_parts = self._append_optional(self._label_parts,
+                                                      labels)
+        self._code_parts.append(packed)
+        self._id_parts.append(ids)
+        self._size = start + n
         self._words = None
+        if self.backend == 'faiss':
+            self._faiss.append(start, packed)
 
-    def _append_optional(self, name, current, new, n):
+    def _check_optional(self, name, parts, new):
         if len(self) == 0:
-            return new
-        if (current is None) != (new is None):
+            return
+        if (parts is None) != (new is None):
             raise ValueError(
                 f'every add() must give {name} or none may: the index '
-                f'{"has" if current is not None else "has no"} {name}')
-        if current is None:
-            return None
-        if name == 'labels' and current.shape[1] != new.shape[1]:
+                f'{"has" if parts is not None else "has no"} {name}')
+        if name == 'labels' and new is not None and \
+                parts[0].shape[1] != new.shape[1]:
             raise ValueError(f'labels have {new.shape[1]} classes; the index'
-                             f' has {current.shape[1]}')
-        return np.concatenate([current, new])
+                             f' has {parts[0].shape[1]}')
+
+    def _append_optional(self, parts, new):
+        if len(self) == 0:  # the first rows decide (as they always did)
+            return None if new is None else [new]
+        if parts is not None:
+            parts.append(new)
+        return parts
 
     def _as_packed(self, codes, name: str) -> np.ndarray:
         width = (self.num_bits + 7) // 8
         if isinstance(codes, np.ndarray) and codes.dtype == np.uint8 \
                 and codes.ndim == 2 and codes.shape[1] == width:
+            if self.num_bits % 8 == 0 and codes.flags.c_contiguous:
+                return codes  # what check_packed returns: no pad bits
             return check_packed(codes, self.num_bits, name=f'packed {name}')
         if codes.ndim != 2 or codes.shape[1] != self.num_bits:
             raise ValueError(
@@ -379,10 +615,12 @@ class BinaryIndex:
         """Write the index to ``path`` (``.npz``, format
         :data:`~.index_file.FORMAT_VERSION`), atomically."""
         meta = dict(self.meta, num_bits=self.num_bits)
+        paths = self.paths
         write_index_file(
             path,
-            IndexContents(self.num_bits, self._codes, self._ids, self._paths,
-                          self._labels, meta))
+            IndexContents(self.num_bits, self._codes, self._ids,
+                          None if paths is None else np.asarray(paths),
+                          self.labels, meta))
 
     @classmethod
     def load(cls,
@@ -410,10 +648,14 @@ class BinaryIndex:
             raise IndexFileError(f'{path}: meta num_bits disagrees with key '
                                  f'num_bits ({contents.num_bits})')
         index = cls(contents.num_bits, backend, range_index, meta=meta)
-        index._codes = np.ascontiguousarray(contents.codes)
-        index._ids = contents.ids
-        index._paths = contents.paths
-        index._labels = contents.labels
+        index._code_parts = [np.ascontiguousarray(contents.codes)]
+        index._id_parts = [contents.ids]
+        index._size = len(contents.codes)
+        if contents.paths is not None:
+            index._path_parts = [PackedStrings.from_strings(
+                contents.paths.tolist())]
+        if contents.labels is not None:
+            index._label_parts = [contents.labels]
         return index
 
     def __repr__(self) -> str:
