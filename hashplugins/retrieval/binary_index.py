@@ -335,6 +335,7 @@ class BinaryIndex:
             self.meta['config_hash'] = config_hash
         self.block_size = block_size
         self._faiss = _AppendingFaiss(range_index)
+        self._append_to_faiss = self.backend == 'faiss'
         width = (self.num_bits + 7) // 8
         # Rows live in lists of chunks, appended by add() and concatenated
         # once on demand (_joined: at a search, save or accessor), so adding
@@ -414,9 +415,15 @@ class BinaryIndex:
                 or none does.
             labels: ``(n, C)`` 0/1 matrix; same rule as ``paths``.
         """
-        packed = self._as_packed(codes, 'codes')
-        if packed is codes or packed.base is codes:
-            packed = packed.copy()  # the caller's array may change later
+        if type(codes) is np.ndarray and codes.dtype == np.uint8 \
+                and codes.ndim == 2 and self.num_bits % 8 == 0 \
+                and codes.shape[1] == self.num_bits // 8 \
+                and codes.flags.c_contiguous:
+            packed = codes.copy()  # _as_packed's fast path, inlined
+        else:
+            packed = self._as_packed(codes, 'codes')
+            if packed is codes or packed.base is codes:
+                packed = packed.copy()  # the caller's array may change
         n = len(packed)
         start = self._size
         if ids is None:
@@ -458,7 +465,7 @@ class BinaryIndex:
         self._id_parts.append(ids)
         self._size = start + n
         self._words = None
-        if self.backend == 'faiss':
+        if self._append_to_faiss:
             self._faiss.append(start, packed)
 
     def _check_optional(self, name, parts, new):
