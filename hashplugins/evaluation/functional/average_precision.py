@@ -44,12 +44,21 @@ def ap_from_positions(rel_rows: np.ndarray, rel_pos: np.ndarray, num_rows: int,
     Returns:
         ``(ap, has_hit)``: ``(num_rows,)`` float64 AP and bool.
     """
-    keep = rel_pos < cutoff[rel_rows]
-    rows, pos = rel_rows[keep], rel_pos[keep]
-    hits = np.bincount(rows, minlength=num_rows)
+    if len(rel_pos) and rel_pos.max() >= cutoff.min():
+        keep = rel_pos < cutoff[rel_rows]
+        rel_rows, rel_pos = rel_rows[keep], rel_pos[keep]
+    hits = np.bincount(rel_rows, minlength=num_rows)
     first = np.cumsum(hits) - hits
-    found = np.arange(1, len(rows) + 1) - first[rows]  # hits up to here
-    total = np.bincount(rows, weights=found / (pos + 1.0), minlength=num_rows)
+    # found = hits up to and including each item: 1, 2, ... within a row.
+    found = np.arange(1, len(rel_rows) + 1, dtype=np.float64)
+    found -= np.repeat(first.astype(np.float64), hits)
+    den = rel_pos + 1.0
+    np.divide(found, den, out=found)
+    total = np.zeros(num_rows)
+    nonempty = hits > 0
+    if nonempty.any():
+        # Sequential sum per row (as bincount's), in rank order.
+        total[nonempty] = np.add.reduceat(found, first[nonempty])
     return safe_divide(total, hits), hits > 0
 
 
