@@ -1,7 +1,7 @@
 """Memory and time of the all-triplet ranking loss: (N, N, N) vs O(N^2).
 
 ``triplet_ranking_loss`` used to build every triplet's hinge in an
-(N, N, N) tensor (kept below as ``old_triplet_ranking_loss``, the
+(N, N, N) tensor (``tests/triplet_reference.py``, the
 reference); it now sorts each anchor's negatives and reads each positive
 pair's hinge sum off prefix sums. For N in 64..512 (8 GPUs x 64 is
 N = 512 under ``gather_across_ranks``), q = 48 tanh codes, 10 classes:
@@ -37,25 +37,14 @@ import torch
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
+sys.path.insert(0, osp.join(REPO, 'tests'))
 from hashplugins.models.losses import triplet_ranking_loss  # noqa: E402
-from hashplugins.models.utils import label_similarity  # noqa: E402
 from bench_utils import cpu_name  # noqa: E402
+from hashplugins.models.utils import label_similarity  # noqa: E402
+from triplet_reference import \
+    direct_triplet_ranking_loss as old_triplet_ranking_loss  # noqa: E402
 
 BITS, CLASSES, MARGIN = 48, 10, 2.  # tanh codes: DNNH's m = 1 scaled by 2
-
-
-def old_triplet_ranking_loss(codes, labels, margin=1.0):
-    """The previous implementation, verbatim: every triplet materialised."""
-    sim = label_similarity(labels).bool()
-    dist = (codes.unsqueeze(1) - codes.unsqueeze(0)).pow(2).sum(-1)
-    eye = torch.eye(len(codes), dtype=torch.bool, device=codes.device)
-    pos = sim & ~eye
-    neg = ~sim
-    valid = pos.unsqueeze(2) & neg.unsqueeze(1)  # [i, j, k]
-    if not valid.any():
-        return codes.sum() * 0.
-    hinge = (margin + dist.unsqueeze(2) - dist.unsqueeze(1)).clamp(min=0)
-    return hinge[valid].mean()
 
 
 IMPLS = {'old': old_triplet_ranking_loss, 'new': triplet_ranking_loss}

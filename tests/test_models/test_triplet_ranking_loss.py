@@ -13,26 +13,12 @@ from mmpretrain.structures import DataSample
 
 import hashplugins  # noqa: F401
 from dist_helpers import run_ranks
+from triplet_reference import direct_triplet_ranking_loss as _direct
 from hashplugins.models.losses import TripletRankingLoss, triplet_ranking_loss
 from hashplugins.models.utils import label_similarity
 
 TOL = {torch.float64: dict(rtol=1e-10, atol=1e-12),
        torch.float32: dict(rtol=1e-5, atol=1e-6)}
-
-
-def _direct(codes, labels, margin):
-    """The previous implementation: every triplet's hinge in an (N, N, N)
-    tensor, then the mean over the valid ones."""
-    sim = label_similarity(labels).bool()
-    dist = (codes.unsqueeze(1) - codes.unsqueeze(0)).pow(2).sum(-1)
-    eye = torch.eye(len(codes), dtype=torch.bool)
-    pos = sim & ~eye
-    neg = ~sim
-    valid = pos.unsqueeze(2) & neg.unsqueeze(1)  # [i, j, k]
-    if not valid.any():
-        return codes.sum() * 0.
-    hinge = (margin + dist.unsqueeze(2) - dist.unsqueeze(1)).clamp(min=0)
-    return hinge[valid].mean()
 
 
 def _value_and_grad(fn, codes, labels, margin):
