@@ -295,11 +295,8 @@ class HashEncoder:
             # One host read per batch for the codes and one for the labels.
             bits.append(
                 binarize_batch([s.hash_code for s in samples], 'hash_code'))
-            batch_labels = [s.get('gt_label') for s in samples]
-            if any(lab is None for lab in batch_labels):
-                labels.extend([None] * len(samples))
-            else:
-                labels.extend(batch_to_host(batch_labels, np.int64))
+            labels.extend(batch_to_host([s.get('gt_label') for s in samples],
+                                        np.int64))
         if not bits:
             raise ValueError('nothing to encode: the input is empty')
         codes = np.concatenate(bits).astype(np.int8) * 2 - 1

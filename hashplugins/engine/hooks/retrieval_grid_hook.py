@@ -67,10 +67,8 @@ class RetrievalGridHook(Hook):
         # One host read per batch for the codes and one for the labels.
         bits = binarize_batch([s.get('hash_code') for s in outputs],
                               'hash_code')
-        labels = [s.get('gt_label') for s in outputs]
-        host = iter(batch_to_host([lab for lab in labels if lab is not None],
-                                  np.int64))
-        labels = [None if lab is None else next(host) for lab in labels]
+        labels = batch_to_host([s.get('gt_label') for s in outputs],
+                               np.int64)
         for sample, code, label in zip(outputs, np.packbits(bits, axis=1),
                                        labels):
             self._results.append(

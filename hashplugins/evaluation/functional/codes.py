@@ -109,14 +109,19 @@ def batch_to_host(values: Sequence, dtype=None) -> List[np.ndarray]:
     converted value by value.
 
     Args:
-        values: Per-sample tensors, arrays or lists.
+        values: Per-sample tensors, arrays or lists; ``None`` entries (a
+            sample without labels) stay ``None``.
         dtype: Numpy dtype of the results (tensors are cast on their
             device); ``None`` keeps the values' own.
 
     Returns:
-        One 1-D numpy array per value, in order.
+        One 1-D numpy array (or ``None``) per value, in order.
     """
     values = list(values)
+    if any(v is None for v in values):
+        host = iter(batch_to_host([v for v in values if v is not None],
+                                  dtype))
+        return [None if v is None else next(host) for v in values]
     tensors = bool(values) and all(is_tensor(v) for v in values)
     # Across devices concatenating fails; across dtypes it promotes them.
     if not tensors or len({v.device for v in values}) > 1 or (
