@@ -28,7 +28,6 @@ still stores them as a unicode array (format version 1).
 """
 import hashlib
 import json
-import operator
 from typing import NamedTuple, Optional, Sequence
 
 import numpy as np
@@ -41,6 +40,7 @@ from hashplugins.evaluation.functional.hamming import (distance_dtype,
 from hashplugins.evaluation.functional.ranking import (ranked_prefix,
                                                        row_histograms)
 from .faiss_backend import FaissBinaryBackend, import_faiss
+from .packed_strings import PackedStrings
 from .index_file import (IndexContents, IndexFileError, read_index_file,
                          write_index_file)
 
@@ -121,173 +121,6 @@ def _join_ids(parts) -> np.ndarray:
     ])
 
 
-class PackedStrings:
-    """An immutable column of strings in one UTF-8 buffer plus ``int64``
-    offsets: the :attr:`BinaryIndex.paths` of an index.
-
-    A fixed-width numpy unicode array spends 4 bytes per character of the
-    *longest* string on every row (about 175 MB per million typical image
-    paths); this spends the UTF-8 bytes of each string plus 8 bytes of
-    offset. It reads like the 1-D unicode array it replaces: ``paths[i]``
-    is a ``np.str_``; a slice, integer array, list or boolean mask gives a
-    unicode ndarray; ``np.asarray(paths)``, ``len``, iteration, ``tolist``
-    and ``==`` behave as on the array. Strings are encoded with
-    ``'surrogatepass'``, so undecodable file names (``surrogateescape``)
-    come back unchanged.
-    """
-
-    __slots__ = ('_data', '_offsets')
-    __hash__ = None  # like ndarray: == is elementwise
-
-    def __init__(self, data: bytes, offsets: np.ndarray):
-        self._data = bytes(data)
-        self._offsets = np.asarray(offsets, dtype=np.int64)
-
-    @classmethod
-    def from_strings(cls, strings: Sequence[str]) -> 'PackedStrings':
-        """Encode ``strings``. Trailing NULs are dropped, as a numpy unicode
-        array drops them."""
-        strings = list(strings)
-        text = ''.join(strings)
-        if '\x00' in text:
-            strings = [s.rstrip('\x00') for s in strings]
-            text = ''.join(strings)
-        if text.isascii():  # one encode; byte lengths = character lengths
-            data = text.encode('ascii')
-            lengths = np.fromiter(map(len, strings), np.int64, len(strings))
-        else:
-            parts = [s.encode('utf-8', 'surrogatepass') for s in strings]
-            data = b''.join(parts)
-            lengths = np.fromiter(map(len, parts), np.int64, len(parts))
-        offsets = np.zeros(len(strings) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        return cls(data, offsets)
-
-    @classmethod
-    def concatenate(cls, columns: Sequence['PackedStrings']) -> \
-            'PackedStrings':
-        """One column of the rows of ``columns`` in order (linear)."""
-        if len(columns) == 1:
-            return columns[0]
-        starts = np.cumsum([0] + [len(c._data) for c in columns[:-1]])
-        offsets = np.concatenate(
-            [np.zeros(1, np.int64)] +
-            [c._offsets[1:] + start for c, start in zip(columns, starts)])
-        return cls(b''.join(c._data for c in columns), offsets)
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes held: the UTF-8 buffer plus the offsets."""
-        return len(self._data) + self._offsets.nbytes
-
-    @property
-    def shape(self):
-        return (len(self), )
-
-    ndim = 1
-
-    def __len__(self) -> int:
-        return len(self._offsets) - 1
-
-    def _decode(self, i: int) -> str:
-        return self._data[self._offsets[i]:self._offsets[i + 1]].decode(
-            'utf-8', 'surrogatepass')
-
-    def tolist(self) -> list:
-        """The strings as a list of ``str`` (like ``ndarray.tolist``)."""
-        o = self._offsets.tolist()
-        if self._data.isascii():
-            text = self._data.decode('ascii')
-            return [text[o[i]:o[i + 1]] for i in range(len(self))]
-        data = self._data
-        return [
-            data[o[i]:o[i + 1]].decode('utf-8', 'surrogatepass')
-            for i in range(len(self))
-        ]
-
-    def __iter__(self):
-        return (np.str_(s) for s in self.tolist())
-
-    def __getitem__(self, key):
-        n = len(self)
-        try:
-            i = operator.index(key)
-        except TypeError:
-            pass
-        else:
-            if not -n <= i < n:
-                raise IndexError(f'index {i} is out of bounds for axis 0 '
-                                 f'with size {n}')
-            return np.str_(self._decode(i % n))
-        if isinstance(key, slice):
-            rows = np.arange(*key.indices(n), dtype=np.int64)
-        else:
-            rows = np.asarray(key)
-            if rows.dtype == bool:
-                if rows.shape != (n, ):
-                    raise IndexError(f'boolean index of shape {rows.shape} '
-                                     f'for {n} strings')
-                rows = np.flatnonzero(rows)
-            elif rows.size == 0:
-                rows = rows.astype(np.int64)
-            elif not np.issubdtype(rows.dtype, np.integer):
-                raise IndexError('only integers, slices, integer or boolean '
-                                 'arrays are valid indices')
-            if rows.size and (rows.min() < -n or rows.max() >= n):
-                raise IndexError(f'index out of bounds for axis 0 with size '
-                                 f'{n}')
-            rows = np.where(rows < 0, rows + n, rows)
-        flat = [self._decode(i) for i in rows.ravel().tolist()]
-        out = np.array(flat) if flat else np.zeros(0, dtype='<U1')
-        return out.reshape(rows.shape)
-
-    def __array__(self, dtype=None, copy=None):
-        out = np.array(self.tolist()) if len(self) else np.zeros(
-            0, dtype='<U1')
-        return out if dtype is None else out.astype(dtype)
-
-    def __eq__(self, other):
-        return np.asarray(self) == (np.asarray(other) if isinstance(
-            other, PackedStrings) else other)
-
-    def __ne__(self, other):
-        return ~self.__eq__(other)
-
-    def __repr__(self) -> str:
-        head = self[:3].tolist() if len(self) else []
-        more = ', ...' if len(self) > 3 else ''
-        return (f'PackedStrings({len(self)} strings, {self.nbytes} bytes: '
-                f'{head}{more})')
-
-
-class _AppendingFaiss(FaissBinaryBackend):
-    """The faiss backend of a ``backend='faiss'`` index: each added chunk
-    goes straight into the ``IndexBinaryFlat`` (created empty on the first
-    add), whose appends are amortised (a growing ``std::vector``), so a
-    search finds it complete and ``sync`` has nothing to add. When the
-    built indexes are not in step with the rows before the chunk (a loaded
-    index, whose flat index is built at its first search), the chunk is
-    left to ``sync``.
-    """
-
-    _swig_ptr = None
-
-    def append(self, start: int, chunk: np.ndarray) -> None:
-        if self._size != start or not len(chunk):
-            return
-        if self._swig_ptr is None:
-            self._swig_ptr = import_faiss().swig_ptr
-        if self._flat is None:
-            self._flat = import_faiss().IndexBinaryFlat(chunk.shape[1] * 8)
-        # add_c is what faiss's numpy add() calls after checking dtype,
-        # shape and contiguity, which BinaryIndex.add already did.
-        ptr = self._swig_ptr(chunk)
-        self._flat.add_c(len(chunk), ptr)
-        if self._multihash is not None:
-            self._multihash.add_c(len(chunk), ptr)
-        self._size = start + len(chunk)
-
-
 class BinaryIndex:
     """Packed binary codes with ids and metadata; k-NN and radius search.
 
@@ -334,7 +167,7 @@ class BinaryIndex:
         if config_hash is not None:
             self.meta['config_hash'] = config_hash
         self.block_size = block_size
-        self._faiss = _AppendingFaiss(range_index)
+        self._faiss = FaissBinaryBackend(range_index)
         self._append_to_faiss = self.backend == 'faiss'
         width = (self.num_bits + 7) // 8
         # Rows live in lists of chunks, appended by add() and concatenated

@@ -76,6 +76,27 @@ class FaissBinaryBackend:
                     index.add(new)
             self._size = len(packed)
 
+    def append(self, start: int, chunk: np.ndarray) -> None:
+        """Add a chunk of checked, contiguous packed rows that an index
+        appends at row ``start``: straight into the ``IndexBinaryFlat``
+        (created empty on the first chunk; faiss appends are amortised),
+        so a later search finds it complete and :meth:`sync` has nothing
+        to add. When the built indexes are not in step with the rows
+        before the chunk (a loaded index, built at its first search), the
+        chunk is left to :meth:`sync`."""
+        if self._size != start or not len(chunk):
+            return
+        faiss = import_faiss()
+        if self._flat is None:
+            self._flat = faiss.IndexBinaryFlat(chunk.shape[1] * 8)
+        # add_c is what faiss's numpy add() calls after checking dtype,
+        # shape and contiguity, which the caller already did.
+        ptr = faiss.swig_ptr(chunk)
+        self._flat.add_c(len(chunk), ptr)
+        if self._multihash is not None:
+            self._multihash.add_c(len(chunk), ptr)
+        self._size = start + len(chunk)
+
     def _build(self, kind: str, packed: np.ndarray):
         faiss = import_faiss()
         dim = packed.shape[1] * 8
