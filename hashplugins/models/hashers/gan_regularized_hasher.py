@@ -5,6 +5,7 @@ import torch
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
+from ..utils import select_rows
 from .deep_hasher import DeepHasher
 
 
@@ -84,7 +85,7 @@ class GANRegularizedHasher(DeepHasher):
                              '(labelled) sample')
         codes = self.head(self.extract_feat(inputs))
         losses = self.head.compute_losses(
-            codes[real], [data_samples[i] for i in real])
+            select_rows(codes, real), [data_samples[i] for i in real])
         if self.fake_loss is not None and fake:
-            losses['loss_maxent'] = self.fake_loss(codes[fake])
+            losses['loss_maxent'] = self.fake_loss(select_rows(codes, fake))
         return losses

@@ -7,7 +7,7 @@ import torch.nn as nn
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from ..utils import GradientReversal
+from ..utils import GradientReversal, select_rows
 from .deep_hasher import DeepHasher
 
 SOURCE, TARGET = 0, 1
@@ -159,8 +159,8 @@ class TransferHasher(DeepHasher):
                 'holds no target (domain 1) sample; train with a '
                 'TransferPairDataset')
         codes = self.head(self.extract_feat(inputs))
-        source_codes = codes[source]
-        target_codes = codes[target]
+        source_codes = select_rows(codes, source)
+        target_codes = select_rows(codes, target)
         source_samples = [data_samples[i] for i in source]
         losses = self.head.compute_losses(source_codes, source_samples)
         for name, head in self.transfer_heads.items():
