@@ -30,18 +30,11 @@ from hashplugins.models.gans.gan_utils import adversarial_loss
 from hashplugins.models.gans.hashing_gan import HashingGAN
 from hashplugins.models.losses import (class_response_entropy,
                                        code_classification_loss,
-                                       max_entropy_loss, triplet_ranking_loss)
+                                       max_entropy_loss)
 from hashplugins.models.utils import label_similarity
 
 N, K, M, C, D = 8, 16, 24, 5, 32  # batch, bits, other side, classes, in
 HALF_DTYPES = (torch.bfloat16, torch.float16)
-
-# TripletRankingLoss's file belongs to another change, which wraps it in
-# float32_loss; until that lands it is finite under AMP but computed in
-# half precision, and its tight comparisons are expected to fail.
-NOT_YET_FLOAT32 = set() if hasattr(triplet_ranking_loss, '__wrapped__') \
-    else {'TripletRankingLoss'}
-
 
 def _multihot(num, gen):
     """Multi-hot labels with 1-2 classes per row (rows 0/1 share class 0,
@@ -231,21 +224,9 @@ CASES = [
 ]
 
 
-def _params(cases, mark_pending=True):
-    """Cases as pytest params; with ``mark_pending``, those not in float32
-    yet are xfail."""
-
-    def marks(case):
-        if not mark_pending or case.covers not in NOT_YET_FLOAT32:
-            return []
-        return [
-            pytest.mark.xfail(
-                reason=f'{case.covers} does not run in float32 yet (its '
-                'file belongs to another change)',
-                strict=False)
-        ]
-
-    return [pytest.param(c, id=c.name, marks=marks(c)) for c in cases]
+def _params(cases):
+    """Cases as pytest params, named."""
+    return [pytest.param(c, id=c.name) for c in cases]
 
 
 def _linear(width, gen):
@@ -317,7 +298,7 @@ def test_loss_of_half_precision_codes(case, dtype):
     _assert_matches(value, grad, ref_value, ref_grad, dtype)
 
 
-@pytest.mark.parametrize('case', _params(CASES, mark_pending=False))
+@pytest.mark.parametrize('case', _params(CASES))
 def test_float32_is_untouched(case):
     """Outside autocast, float32 codes give float32 losses (the cast and
     the autocast switch are no-ops: existing numbers are unchanged)."""
@@ -328,7 +309,7 @@ def test_float32_is_untouched(case):
 
 
 def test_triplet_ranking_loss_finite_under_amp():
-    """Finite even where it is not float32 yet (see NOT_YET_FLOAT32)."""
+    """Finite, with a finite gradient, under bf16 autocast."""
     case = next(c for c in CASES if c.covers == 'TripletRankingLoss')
     lin, x, loss_fn = _inputs(case)
     with torch.autocast('cpu', torch.bfloat16):
