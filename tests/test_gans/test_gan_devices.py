@@ -1,11 +1,12 @@
 """GAN sampling on every device present (``pytest -m gpu``): noise drawn
 with a host generator lands on the model's device (PyTorch refuses a CPU
-generator for CUDA tensors), and the sample-grid hook works there."""
+generator for CUDA tensors), and the sample-grid hook works there. (GAN
+training steps on each device: tests/test_models/test_method_steps.py.)"""
 import types
 
 import torch
 
-from gan_helpers import batch, build_gan, optim_wrappers
+from gan_helpers import build_gan
 from hashplugins.engine.hooks import GANSampleGridHook
 from hashplugins.models.gans.gan_utils import sample_noise
 
@@ -29,9 +30,3 @@ def test_sample_grid_hook_on_device(device, tmp_path):
     path = hook.save_samples(runner, 'iter_1')
     assert path is not None and (tmp_path / 'samples' / 'iter_1.png').is_file()
 
-
-def test_train_step_on_device(device):
-    model = build_gan(num_classes=10, conditioning='ac').to(device)
-    log_vars = model.train_step(batch(num=4), optim_wrappers(model))
-    assert all(torch.isfinite(v).all() for v in log_vars.values())
-    assert {'loss_disc_real', 'loss_gen'} <= set(log_vars)
