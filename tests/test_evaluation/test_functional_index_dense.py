@@ -4,6 +4,7 @@ mAP@all) and the ranked-prefix path (short prefixes)."""
 import numpy as np
 import pytest
 
+import hashplugins.evaluation.functional.kernels as kernels
 import hashplugins.evaluation.functional.numpy_backend as numpy_backend
 from hashplugins.evaluation.functional import (hamming_distance,
                                                hamming_retrieval_metrics,
@@ -43,9 +44,15 @@ def cut_inside_buckets(q, d):
     return [int(c - s // 2) for c, s in zip(cum, sizes) if s >= 3][:3]
 
 
-@pytest.fixture(params=['default', 'dense', 'sparse'])
+@pytest.fixture(params=['kernels', 'default', 'dense', 'sparse'])
 def path(request, monkeypatch):
-    """Force every row onto one numpy path (or leave the choice)."""
+    """The compiled kernels (where built), or every row forced onto one
+    numpy path (or the numpy path's own choice)."""
+    if request.param == 'kernels':
+        if not kernels.kernels_built():
+            pytest.skip('compiled kernels not built')
+        return request.param
+    monkeypatch.setenv(kernels.KERNELS_ENV, '0')
     if request.param == 'dense':
         monkeypatch.setattr(numpy_backend, 'DENSE_FRACTION', 10**9)
     elif request.param == 'sparse':
@@ -90,7 +97,8 @@ def test_index_map_equals_stable_argsort(path, seed, bits, multi, class_ids):
 
 @pytest.mark.parametrize('num_classes', [3, 300])
 def test_paths_agree_on_every_prefix_metric(monkeypatch, num_classes):
-    """Whole-row and prefix paths give identical numbers (bit for bit) for
+    """The kernels, whole-row and prefix paths give identical numbers (bit
+    for bit) for
     every metric that reads ranks: mAP@K, MAP@H, P@N / R@N, PR by N; with
     more than 256 classes the class key is 16-bit."""
     rng = np.random.default_rng(7)
@@ -107,6 +115,10 @@ def test_paths_agree_on_every_prefix_metric(monkeypatch, num_classes):
         backend='numpy',
         block_size=4)
     results = []
+    if kernels.kernels_built():
+        monkeypatch.setenv(kernels.KERNELS_ENV, '1')
+        results.append(hamming_retrieval_metrics(q, d, ql, dl, **kwargs))
+    monkeypatch.setenv(kernels.KERNELS_ENV, '0')
     # 2 and 3: some rows of a block take each path (the prefix varies).
     for fraction in (0, 10**9, numpy_backend.DENSE_FRACTION, 2, 3):
         monkeypatch.setattr(numpy_backend, 'DENSE_FRACTION', fraction)

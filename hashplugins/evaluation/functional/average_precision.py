@@ -22,6 +22,7 @@ from typing import Optional
 
 import numpy as np
 
+from . import kernels
 from .codes import ArrayLike
 from .engine import run_request
 from .ranking import check_tie_break
@@ -44,6 +45,8 @@ def ap_from_positions(rel_rows: np.ndarray, rel_pos: np.ndarray, num_rows: int,
     Returns:
         ``(ap, has_hit)``: ``(num_rows,)`` float64 AP and bool.
     """
+    if kernels.kernels_enabled():
+        return kernels.ap_sums(rel_rows, rel_pos, num_rows, cutoff)
     if len(rel_pos) and rel_pos.max() >= cutoff.min():
         keep = rel_pos < cutoff[rel_rows]
         rel_rows, rel_pos = rel_rows[keep], rel_pos[keep]
@@ -54,11 +57,10 @@ def ap_from_positions(rel_rows: np.ndarray, rel_pos: np.ndarray, num_rows: int,
     found -= np.repeat(first.astype(np.float64), hits)
     den = rel_pos + 1.0
     np.divide(found, den, out=found)
-    total = np.zeros(num_rows)
-    nonempty = hits > 0
-    if nonempty.any():
-        # Sequential sum per row (as bincount's), in rank order.
-        total[nonempty] = np.add.reduceat(found, first[nonempty])
+    # Sequential sum per row in rank order (bincount adds its weights in
+    # input order; np.add.reduceat would sum pairwise): the compiled
+    # kernel adds in the same order, so both give the same floats.
+    total = np.bincount(rel_rows, weights=found, minlength=num_rows)
     return safe_divide(total, hits), hits > 0
 
 

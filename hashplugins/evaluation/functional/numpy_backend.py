@@ -6,9 +6,14 @@ and of relevant items, and, where a request needs a ranked prefix, the
 ranks of the relevant items in it (:func:`~.ranking.ranked_prefix`),
 handled in chunks of at most ``max_candidates`` items. No query x database
 float matrix is ever built.
+
+Where the compiled kernels are built (:mod:`.kernels`, codes of at most
+255 bits), distances and histograms come from one pass per row and the
+ranks from one counting pass, with the same integers.
 """
 import numpy as np
 
+from . import kernels
 from .codes import binarize, is_tensor, pack_codes, packed_to_words
 from .hamming import distance_dtype, hamming_rows
 from .ranking import bincount, ranked_prefix, row_histograms
@@ -26,6 +31,10 @@ def numpy_block_stats(query_codes, db_codes, labels: LabelIndex, requests,
         block_size = int(np.clip((32 << 20) // num_db, 16, 1024))
     dist_buf = np.empty((min(block_size, num_q), num_db),
                         dtype=distance_dtype(num_bits))
+    if kernels.use_kernels(num_bits):
+        yield from _kernel_block_stats(q_words, db_words, labels, requests,
+                                       block_size, dist_buf, num_bits)
+        return
     for start in range(0, num_q, block_size):
         stop = min(start + block_size, num_q)
         dist = hamming_rows(q_words[:, start:stop], db_words,
@@ -35,6 +44,42 @@ def numpy_block_stats(query_codes, db_codes, labels: LabelIndex, requests,
         rows, pos = _relevant_positions(dist, hist_all, prefix, labels, start,
                                         max_candidates)
         yield BlockStats(start, hist_all, hist_rel, prefix, rows, pos, num_db)
+
+
+def _kernel_block_stats(q_words, db_words, labels: LabelIndex, requests,
+                        block_size, dist_buf, num_bits):
+    """:func:`numpy_block_stats` through the compiled kernels."""
+    num_q, num_db = q_words.shape[1], db_words.shape[1]
+    db_words = np.ascontiguousarray(db_words)
+    keys = kernels.kernel_labels(labels)
+    mask = None if keys is not None else np.empty(dist_buf.shape, bool)
+    for start in range(0, num_q, block_size):
+        stop = min(start + block_size, num_q)
+        dist = dist_buf[:stop - start]
+        hist_all, hist_rel = kernels.block_histograms(
+            q_words[:, start:stop], db_words, dist, num_bits, keys, start)
+        if keys is None:
+            hist_rel = _masked_histograms(dist, labels, start, num_bits,
+                                          mask)
+        prefix = needed_prefix(requests, hist_all, hist_rel)
+        if prefix.any():
+            rows, pos = kernels.prefix_relevant_ranks(
+                dist, hist_all, hist_rel, prefix, keys, start,
+                None if mask is None else mask[:stop - start])
+        else:
+            rows = pos = np.zeros(0, dtype=np.int64)
+        yield BlockStats(start, hist_all, hist_rel, prefix, rows, pos, num_db)
+
+
+def _masked_histograms(dist, labels: LabelIndex, start: int, num_bits: int,
+                       mask: np.ndarray) -> np.ndarray:
+    """Relevant items per distance (multi-label), keeping each row's
+    relevance in ``mask`` for the ranks."""
+    hist_rel = np.empty((len(dist), num_bits + 1), dtype=np.int64)
+    for i, row in enumerate(dist):
+        labels.relevant_row(start + i, mask[i])
+        hist_rel[i] = bincount(row[mask[i]], num_bits + 1)
+    return hist_rel
 
 
 def _cpu(codes):
