@@ -64,3 +64,15 @@ def metric_samples(q_codes, db_codes, q_labels, db_labels):
                     split=split,
                     sample_idx=len(samples)))
     return samples
+
+
+def assert_results_equal(got: dict, expected: dict) -> None:
+    """Two ``hamming_retrieval_metrics`` results are equal bit for bit:
+    the same names, equal scalars and equal curve arrays."""
+    assert got.keys() == expected.keys()
+    for name, value in expected.items():
+        if isinstance(value, dict):
+            for key in value:
+                np.testing.assert_array_equal(got[name][key], value[key])
+        else:
+            assert got[name] == value, name

@@ -10,7 +10,7 @@ from hashplugins.evaluation.functional import (hamming_distance,
                                                hamming_retrieval_metrics,
                                                relevance_matrix)
 
-from .synthetic import make_problem
+from .synthetic import assert_results_equal, make_problem
 
 
 def brute_force_map(q, d, ql, dl, topk, zero_hit):
@@ -124,11 +124,4 @@ def test_paths_agree_on_every_prefix_metric(monkeypatch, num_classes):
         monkeypatch.setattr(numpy_backend, 'DENSE_FRACTION', fraction)
         results.append(hamming_retrieval_metrics(q, d, ql, dl, **kwargs))
     for other in results[1:]:
-        assert other.keys() == results[0].keys()
-        for key, value in results[0].items():
-            if isinstance(value, dict):
-                for part in value:
-                    np.testing.assert_array_equal(other[key][part],
-                                                  value[part])
-            else:
-                assert other[key] == value, key
+        assert_results_equal(other, results[0])

@@ -10,7 +10,7 @@ from hashplugins.evaluation.functional import hamming_retrieval_metrics
 from hashplugins.evaluation.functional.evaluate import build_requests
 from hashplugins.evaluation.functional.relevance import prepare_labels
 
-from .synthetic import make_problem
+from .synthetic import assert_results_equal, make_problem
 
 pytestmark = pytest.mark.skipif(
     not kernels.kernels_built(),
@@ -30,16 +30,6 @@ def both_paths(monkeypatch, fn):
     monkeypatch.setenv(kernels.KERNELS_ENV, '0')
     off = fn()
     return on, off
-
-
-def assert_same_results(on, off):
-    assert on.keys() == off.keys()
-    for key, value in off.items():
-        if isinstance(value, dict):
-            for part in value:
-                np.testing.assert_array_equal(on[key][part], value[part])
-        else:
-            assert on[key] == value, key  # bit for bit
 
 
 def problem(seed, bits, num_db, multi, kind):
@@ -81,7 +71,7 @@ def test_metrics_equal_numpy_path(monkeypatch, tie_break, kind, multi, bits,
                 backend='numpy',
                 block_size=block_size,
                 **ALL_METRICS))
-        assert_same_results(on, off)
+        assert_results_equal(on, off)
 
 
 def block_stats(q, d, ql, dl, block_size=4, **options):
@@ -120,7 +110,7 @@ def test_rows_without_prefix_or_relevant_items(monkeypatch):
         monkeypatch, lambda: hamming_retrieval_metrics(
             q, d, ql, dl, topk=[None, 7], backend='numpy', block_size=4,
             **ALL_METRICS))
-    assert_same_results(on, off)
+    assert_results_equal(on, off)
 
 
 def test_longer_codes_use_the_numpy_path(monkeypatch):
