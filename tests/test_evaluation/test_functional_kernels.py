@@ -23,6 +23,15 @@ ALL_METRICS = dict(
     precision_at=[1, 10, 250])
 
 
+@pytest.fixture(autouse=True, params=['fused', 'two_pass'])
+def rank_pass(request, monkeypatch):
+    """Every test runs with the ranks taken in the distance pass after the
+    first block (``'fused'``) and in a second pass (``'two_pass'``)."""
+    monkeypatch.setattr(numpy_backend, 'FUSED_MIN_FRACTION',
+                        0.0 if request.param == 'fused' else 2.0)
+    return request.param
+
+
 def both_paths(monkeypatch, fn):
     """``fn()`` with the kernels on, then with them off."""
     monkeypatch.setenv(kernels.KERNELS_ENV, '1')
@@ -211,3 +220,50 @@ def test_ap_sums_checks_row_order():
     # query 0 cut at 2 keeps rank 0 only; query 2 has none.
     np.testing.assert_array_equal(ap, [1.0, 1 / 5, 0.0])
     np.testing.assert_array_equal(hit, [True, True, False])
+
+
+@pytest.mark.parametrize('multi', [False, True])
+def test_whole_row_prefixes_take_the_fused_pass(monkeypatch, multi):
+    """mAP@all with ``tie_break='index'`` needs every relevant rank: after
+    the probe rows the ranks come from the distance pass (default
+    fraction), with the numbers of the two-pass path."""
+    monkeypatch.setattr(numpy_backend, 'FUSED_MIN_FRACTION', 0.5)
+    calls = []
+    fused = kernels.block_ranks
+    monkeypatch.setattr(
+        kernels, 'block_ranks',
+        lambda *a, **k: calls.append(len(a[2])) or fused(*a, **k))
+    q, d, ql, dl = problem(11, 24, 400, multi, 'structured')
+    kwargs = dict(topk=[None], tie_break='index', backend='numpy',
+                  block_size=16)
+    q = np.concatenate([q] * 3)  # 39 queries: probe of 8, then 16 + 15
+    ql = np.concatenate([ql] * 3)
+    on = hamming_retrieval_metrics(q, d, ql, dl, **kwargs)
+    assert calls == [16, 15]
+    monkeypatch.setattr(numpy_backend, 'FUSED_MIN_FRACTION', 2.0)
+    assert_results_equal(on, hamming_retrieval_metrics(q, d, ql, dl, **kwargs))
+
+
+def test_fused_pass_checks_its_output_room():
+    """The rank arrays must hold every relevant item; one slot short is an
+    error, not a write past the end."""
+    q, d, ql, dl = problem(4, 16, 50, False, 'structured')
+    labels = kernels.kernel_labels(prepare_labels(ql, dl))
+    from hashplugins.evaluation.functional.codes import (pack_codes,
+                                                         packed_to_words)
+    qw = np.ascontiguousarray(packed_to_words(pack_codes(q[:1])))
+    dw = np.ascontiguousarray(packed_to_words(pack_codes(d)))
+    need = int((labels.db_keys == labels.query_keys[0]).sum())
+    assert need > 0
+    dist = np.empty((1, 50), np.uint8)
+    hist, hist_rel = np.empty((2, 1, 17), np.int64)
+    for room, ok in ((need, True), (need - 1, False)):
+        rows, pos = np.empty((2, room), np.int64)
+        args = (qw, dw, dist, hist, hist_rel, rows, pos, 1, 1, 50, 17,
+                labels.db_keys, labels.query_keys[:1])
+        if ok:
+            assert kernels._kernels.hamming_ranks(*args) == need
+            assert (np.diff(pos) > 0).all() and hist_rel.sum() == need
+        else:
+            with pytest.raises(ValueError, match='more relevant items'):
+                kernels._kernels.hamming_ranks(*args)

@@ -88,25 +88,18 @@ static int check_size(Py_buffer *buf, Py_ssize_t items, Py_ssize_t itemsize,
         }                                                                     \
     }
 
-static void hamming_hist_generic(const uint64_t *q, const uint64_t *db,
-                                 uint8_t *dist, int64_t *hist,
-                                 const int64_t *class_ptr,
-                                 const int64_t *members, const int32_t *qkeys,
-                                 int64_t *hist_rel, Py_ssize_t nw,
-                                 Py_ssize_t nq, Py_ssize_t n, Py_ssize_t nb) {
-    HAMMING_HIST_BODY
-}
+/* One body, compiled twice: for the baseline target and with popcnt. */
+#define HAMMING_HIST_PARAMS                                                   \
+    (const uint64_t *q, const uint64_t *db, uint8_t *dist, int64_t *hist,    \
+     const int64_t *class_ptr, const int64_t *members, const int32_t *qkeys, \
+     int64_t *hist_rel, Py_ssize_t nw, Py_ssize_t nq, Py_ssize_t n,          \
+     Py_ssize_t nb)
+
+static void hamming_hist_generic HAMMING_HIST_PARAMS { HAMMING_HIST_BODY }
 
 #ifdef HAVE_POPCNT_DISPATCH
 POPCNT_TARGET
-static void hamming_hist_popcnt(const uint64_t *q, const uint64_t *db,
-                                uint8_t *dist, int64_t *hist,
-                                const int64_t *class_ptr,
-                                const int64_t *members, const int32_t *qkeys,
-                                int64_t *hist_rel, Py_ssize_t nw,
-                                Py_ssize_t nq, Py_ssize_t n, Py_ssize_t nb) {
-    HAMMING_HIST_BODY
-}
+static void hamming_hist_popcnt HAMMING_HIST_PARAMS { HAMMING_HIST_BODY }
 #endif
 
 static const char hamming_hist_doc[] =
@@ -368,6 +361,216 @@ done:
 }
 
 
+/* hamming_ranks: distances, histograms and the ranks of all relevant
+ * items of each row in one pass. An item's rank is start[d] plus the
+ * items before it at distance d, a running count per bucket; one count
+ * table would chain every item of a bucket through a store and a reload,
+ * so the row is cut into SEGS contiguous segments walked side by side,
+ * each with its own table, and a segment's earlier neighbours' totals are
+ * added afterwards. Relevant items are recorded without a branch as one
+ * word (count << 10 | segment << 8 | distance). */
+#define SEGS 4
+
+#define FUSED_ONE(T, L, DIST, REL)                                            \
+    {                                                                         \
+        const Py_ssize_t t_ = (T);                                            \
+        const uint8_t d_ = (uint8_t)(DIST);                                   \
+        row[t_] = d_;                                                         \
+        rec[r] = ((uint64_t)seg[L][d_]++ << 10) | ((uint64_t)(L) << 8) | d_; \
+        r += (REL);                                                           \
+    }
+
+#define FUSED_ROW(DIST, REL)                                                  \
+    {                                                                         \
+        const Py_ssize_t s = n / SEGS;                                        \
+        for (Py_ssize_t k = 0; k < s; ++k) {                                  \
+            FUSED_ONE(k, 0, DIST(k), REL(k))                                  \
+            FUSED_ONE(s + k, 1, DIST(s + k), REL(s + k))                      \
+            FUSED_ONE(2 * s + k, 2, DIST(2 * s + k), REL(2 * s + k))          \
+            FUSED_ONE(3 * s + k, 3, DIST(3 * s + k), REL(3 * s + k))          \
+        }                                                                     \
+        for (Py_ssize_t t = SEGS * s; t < n; ++t)                             \
+            FUSED_ONE(t, SEGS - 1, DIST(t), REL(t))                           \
+    }
+
+#define DIST_ONE_WORD(T) __builtin_popcountll(db[T] ^ qw)
+#define DIST_WORDS(T) words_distance(db, qi, nw, n, nq, T)
+#define REL_KEY(T) (kp[T] == key)
+#define REL_MASK(T) (mrow[T] != 0)
+
+static inline int words_distance(const uint64_t *db, const uint64_t *qi,
+                                 Py_ssize_t nw, Py_ssize_t n, Py_ssize_t nq,
+                                 Py_ssize_t t) {
+    int d = 0;
+    for (Py_ssize_t w = 0; w < nw; ++w)
+        d += __builtin_popcountll(db[w * n + t] ^ qi[w * nq]);
+    return d;
+}
+
+#define HAMMING_RANKS_PARAMS                                                  \
+    (const uint64_t *q, const uint64_t *db, uint8_t *dist, int64_t *hist,    \
+     int64_t *hist_rel, int64_t *rows, int64_t *pos, Py_ssize_t room,        \
+     const int32_t *kp, const int32_t *qk, const uint8_t *mp, uint64_t *rec, \
+     Py_ssize_t nw, Py_ssize_t nq, Py_ssize_t n, Py_ssize_t nb)
+
+/* Returns the number of ranks written, or -1 when they would not fit. */
+#define HAMMING_RANKS_BODY                                                    \
+    Py_ssize_t cursor = 0;                                                    \
+    for (Py_ssize_t i = 0; i < nq; ++i) {                                     \
+        int64_t seg[SEGS][MAX_BUCKETS], rel[SEGS][MAX_BUCKETS];               \
+        memset(seg, 0, sizeof(seg));                                          \
+        memset(rel, 0, sizeof(rel));                                          \
+        uint8_t *row = dist + i * n;                                          \
+        const uint64_t *qi = q + i;                                           \
+        Py_ssize_t r = 0;                                                     \
+        if (kp) {                                                             \
+            const int32_t key = qk[i];                                        \
+            if (nw == 1) {                                                    \
+                const uint64_t qw = qi[0];                                    \
+                FUSED_ROW(DIST_ONE_WORD, REL_KEY)                             \
+            } else                                                            \
+                FUSED_ROW(DIST_WORDS, REL_KEY)                                \
+        } else {                                                              \
+            const uint8_t *mrow = mp + i * n;                                 \
+            if (nw == 1) {                                                    \
+                const uint64_t qw = qi[0];                                    \
+                FUSED_ROW(DIST_ONE_WORD, REL_MASK)                            \
+            } else                                                            \
+                FUSED_ROW(DIST_WORDS, REL_MASK)                               \
+        }                                                                     \
+        if (cursor + r > room) return -1;                                     \
+        for (Py_ssize_t e = 0; e < r; ++e)                                    \
+            rel[(rec[e] >> 8) & 3][rec[e] & 255] += 1;                        \
+        /* seg becomes each segment's first rank per bucket, rel the first  \
+         * output slot per (bucket, segment): bucket-major, then segment,   \
+         * i.e. ascending rank. */                                            \
+        int64_t start = 0, slot = cursor;                                     \
+        for (Py_ssize_t d = 0; d < nb; ++d) {                                 \
+            int64_t all = 0, relevant = 0;                                    \
+            for (int l = 0; l < SEGS; ++l) {                                  \
+                const int64_t c = seg[l][d], cr = rel[l][d];                  \
+                seg[l][d] = start + all;                                      \
+                rel[l][d] = slot + relevant;                                  \
+                all += c;                                                     \
+                relevant += cr;                                               \
+            }                                                                 \
+            hist[i * nb + d] = all;                                           \
+            hist_rel[i * nb + d] = relevant;                                  \
+            start += all;                                                     \
+            slot += relevant;                                                 \
+        }                                                                     \
+        for (Py_ssize_t e = 0; e < r; ++e) {                                  \
+            const uint64_t w = rec[e];                                        \
+            const int l = (int)((w >> 8) & 3), d = (int)(w & 255);            \
+            pos[rel[l][d]++] = seg[l][d] + (int64_t)(w >> 10);                \
+        }                                                                     \
+        for (Py_ssize_t e = 0; e < r; ++e) rows[cursor + e] = i;              \
+        cursor += r;                                                          \
+    }                                                                         \
+    return cursor;
+
+static Py_ssize_t hamming_ranks_generic HAMMING_RANKS_PARAMS {
+    HAMMING_RANKS_BODY
+}
+
+#ifdef HAVE_POPCNT_DISPATCH
+POPCNT_TARGET
+static Py_ssize_t hamming_ranks_popcnt HAMMING_RANKS_PARAMS {
+    HAMMING_RANKS_BODY
+}
+#endif
+
+static const char hamming_ranks_doc[] =
+    "hamming_ranks(q_words, db_words, dist, hist, hist_rel, out_rows,\n"
+    "              out_pos, nw, nq, n, nb, keys=None, qkeys=None,\n"
+    "              mask=None) -> count\n\n"
+    "hamming_hist and relevant_ranks over whole rows in one pass: the\n"
+    "distances (dist (nq, n) uint8), the per-row counts of all and of\n"
+    "relevant items per distance (hist, hist_rel (nq, nb) int64), and the\n"
+    "rows and 0-based ranks, in the stable (distance, position) order, of\n"
+    "every relevant item (keys[j] == qkeys[i], int32, or mask[i, j] != 0,\n"
+    "uint8 (nq, n)), ascending per row, written compactly to out_rows /\n"
+    "out_pos (int64). Returns the count; ValueError if out_pos is full.";
+
+static PyObject *py_hamming_ranks(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer q, db, dist, hist, hist_rel, out_rows, out_pos;
+    Py_buffer keys = {0}, qkeys = {0}, mask = {0};
+    Py_ssize_t nw, nq, n, nb, count = 0;
+    PyObject *result = NULL;
+    uint64_t *rec = NULL;
+    if (!PyArg_ParseTuple(args, "y*y*w*w*w*w*w*nnnn|z*z*z*", &q, &db, &dist,
+                          &hist, &hist_rel, &out_rows, &out_pos, &nw, &nq, &n,
+                          &nb, &keys, &qkeys, &mask))
+        return NULL;
+    if (nb < 1 || nb > MAX_BUCKETS || nw < 1 || nq < 0 || n < 0 ||
+        n >= ((Py_ssize_t)1 << 40)) {
+        PyErr_SetString(PyExc_ValueError, "hamming_ranks: bad sizes");
+        goto done;
+    }
+    if (check_size(&q, nw * nq, 8, "q_words") ||
+        check_size(&db, nw * n, 8, "db_words") ||
+        check_size(&dist, nq * n, 1, "dist") ||
+        check_size(&hist, nq * nb, 8, "hist") ||
+        check_size(&hist_rel, nq * nb, 8, "hist_rel"))
+        goto done;
+    if (out_rows.len != out_pos.len || out_pos.len % 8) {
+        PyErr_SetString(PyExc_ValueError,
+                        "hamming_ranks: out_rows and out_pos differ");
+        goto done;
+    }
+    int by_keys = keys.buf != NULL;
+    if (by_keys ? (qkeys.buf == NULL || check_size(&keys, n, 4, "keys") ||
+                   check_size(&qkeys, nq, 4, "qkeys"))
+                : (mask.buf == NULL || check_size(&mask, nq * n, 1, "mask"))) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError,
+                            "hamming_ranks: needs keys and qkeys, or mask");
+        goto done;
+    }
+    rec = PyMem_Malloc(sizeof(uint64_t) * (n + 1));
+    if (!rec) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    const int32_t *kp = by_keys ? keys.buf : NULL;
+    const int32_t *qk = by_keys ? qkeys.buf : NULL;
+    const uint8_t *mp = by_keys ? NULL : mask.buf;
+    Py_BEGIN_ALLOW_THREADS
+#ifdef HAVE_POPCNT_DISPATCH
+    if (__builtin_cpu_supports("popcnt"))
+        count = hamming_ranks_popcnt(q.buf, db.buf, dist.buf, hist.buf,
+                                     hist_rel.buf, out_rows.buf, out_pos.buf,
+                                     out_pos.len / 8, kp, qk, mp, rec, nw, nq,
+                                     n, nb);
+    else
+#endif
+        count = hamming_ranks_generic(q.buf, db.buf, dist.buf, hist.buf,
+                                      hist_rel.buf, out_rows.buf, out_pos.buf,
+                                      out_pos.len / 8, kp, qk, mp, rec, nw,
+                                      nq, n, nb);
+    Py_END_ALLOW_THREADS
+    if (count < 0)
+        PyErr_SetString(PyExc_ValueError,
+                        "hamming_ranks: more relevant items than out_pos "
+                        "holds");
+    else
+        result = PyLong_FromSsize_t(count);
+done:
+    PyMem_Free(rec);
+    PyBuffer_Release(&q);
+    PyBuffer_Release(&db);
+    PyBuffer_Release(&dist);
+    PyBuffer_Release(&hist);
+    PyBuffer_Release(&hist_rel);
+    PyBuffer_Release(&out_rows);
+    PyBuffer_Release(&out_pos);
+    if (keys.buf) PyBuffer_Release(&keys);
+    if (qkeys.buf) PyBuffer_Release(&qkeys);
+    if (mask.buf) PyBuffer_Release(&mask);
+    return result;
+}
+
 static const char ap_sums_doc[] =
     "ap_sums(rel_rows, rel_pos, cutoff, total, hits, m, nq)\n\n"
     "Average-precision sums from the ranks of relevant items: for the m\n"
@@ -421,6 +624,7 @@ done:
 static PyMethodDef methods[] = {
     {"hamming_hist", py_hamming_hist, METH_VARARGS, hamming_hist_doc},
     {"relevant_ranks", py_relevant_ranks, METH_VARARGS, relevant_ranks_doc},
+    {"hamming_ranks", py_hamming_ranks, METH_VARARGS, hamming_ranks_doc},
     {"ap_sums", py_ap_sums, METH_VARARGS, ap_sums_doc},
     {NULL, NULL, 0, NULL}};
 

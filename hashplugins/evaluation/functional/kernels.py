@@ -7,9 +7,13 @@ one pass over each query row what numpy needs several for:
   histogram of all items and, for single-label data, of the relevant ones;
 * :func:`prefix_relevant_ranks`: the ranks of the relevant items inside
   each row's ranked prefix by a counting pass (no sort), skipping items
-  beyond the prefix's last distance 8 at a time.
+  beyond the prefix's last distance 8 at a time;
+* :func:`block_ranks`: both at once for rows whose prefix is (nearly) the
+  whole row (mAP@all with ``tie_break='index'``): distances, histograms
+  and the ranks of all relevant items in one pass, the row walked as four
+  segments side by side, each with its own running count per distance.
 
-Both give exactly the integers of the numpy code (tests compare the two
+All give exactly the integers of the numpy code (tests compare the two
 paths). They are used for codes of at most 255 bits when the extension is
 built; ``HASHPLUGINS_EVAL_KERNELS=0`` turns them off (for comparisons, or
 to rule them out when debugging).
@@ -164,6 +168,54 @@ def prefix_relevant_ranks(dist: np.ndarray, hist_all: np.ndarray,
                                         num_buckets, None, None,
                                         mask.view(np.uint8))
     return rows[:count], pos[:count]
+
+
+def block_ranks(query_words: np.ndarray, db_words: np.ndarray,
+                out: np.ndarray, num_bits: int, keys: Optional[KernelLabels],
+                start: int, mask: Optional[np.ndarray] = None
+                ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`block_histograms` and the ranks of *all* relevant items of
+    each row, in one pass over the rows.
+
+    For blocks whose ranked prefixes cover most of each row (mAP@all with
+    ``tie_break='index'``): the ranks come with the distances, where
+    :func:`prefix_relevant_ranks` would read the rows a second time.
+
+    Args:
+        query_words: ``(W, b)`` ``uint64`` words of the block's queries.
+        db_words: ``(W, N)`` C-contiguous ``uint64`` database words.
+        out: ``(b, N)`` C-contiguous ``uint8`` array, filled in place.
+        num_bits: Code length ``B``.
+        keys: Single-label layout, or ``None`` with ``mask``.
+        start: Index of the block's first query (with ``keys``).
+        mask: ``(b, N)`` bool relevance (multi-label), filled beforehand.
+
+    Returns:
+        ``(hist_all, hist_rel, rows, pos)``: ``(b, B + 1)`` int64 counts
+        and, sorted by row then rank, the int64 block row and 0-based rank
+        of every relevant item.
+    """
+    num_words, num_db = db_words.shape
+    num_rows = out.shape[0]
+    num_buckets = num_bits + 1
+    query_words = np.ascontiguousarray(query_words)
+    hist_all = np.empty((num_rows, num_buckets), dtype=np.int64)
+    hist_rel = np.empty_like(hist_all)
+    if keys is not None:
+        query_keys = keys.query_keys[start:start + num_rows]
+        sizes = np.diff(keys.class_offsets)
+        known = query_keys < len(sizes)
+        room = int(sizes[query_keys[known]].sum())
+        extra = (keys.db_keys, query_keys)
+    else:
+        room = int(np.count_nonzero(mask))
+        extra = (None, None, mask.view(np.uint8))
+    rows = np.empty(room, dtype=np.int64)
+    pos = np.empty(room, dtype=np.int64)
+    count = _kernels.hamming_ranks(query_words, db_words, out, hist_all,
+                                   hist_rel, rows, pos, num_words, num_rows,
+                                   num_db, num_buckets, *extra)
+    return hist_all, hist_rel, rows[:count], pos[:count]
 
 
 def ap_sums(rel_rows: np.ndarray, rel_pos: np.ndarray, num_rows: int,

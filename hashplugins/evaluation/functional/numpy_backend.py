@@ -9,7 +9,9 @@ float matrix is ever built.
 
 Where the compiled kernels are built (:mod:`.kernels`, codes of at most
 255 bits), distances and histograms come from one pass per row and the
-ranks from one counting pass, with the same integers.
+ranks from one counting pass, or, where the ranked prefixes span most of
+each row, all three from one pass (:data:`FUSED_MIN_FRACTION`); the
+integers are the same.
 """
 import numpy as np
 
@@ -46,6 +48,15 @@ def numpy_block_stats(query_codes, db_codes, labels: LabelIndex, requests,
         yield BlockStats(start, hist_all, hist_rel, prefix, rows, pos, num_db)
 
 
+#: With the kernels, a block whose queries' ranked prefixes covered at
+#: least this fraction of the database in the previous block (mAP@all
+#: with ``tie_break='index'``) ranks every relevant item in the distance
+#: pass (:func:`~.kernels.block_ranks`) instead of a second pass over the
+#: prefixes. The first :data:`PROBE_ROWS` queries measure it.
+FUSED_MIN_FRACTION = 0.5
+PROBE_ROWS = 8
+
+
 def _kernel_block_stats(q_words, db_words, labels: LabelIndex, requests,
                         block_size, dist_buf, num_bits):
     """:func:`numpy_block_stats` through the compiled kernels."""
@@ -53,22 +64,51 @@ def _kernel_block_stats(q_words, db_words, labels: LabelIndex, requests,
     db_words = np.ascontiguousarray(db_words)
     keys = kernels.kernel_labels(labels)
     mask = None if keys is not None else np.empty(dist_buf.shape, bool)
-    for start in range(0, num_q, block_size):
-        stop = min(start + block_size, num_q)
+    fused = False
+    start = 0
+    while start < num_q:
+        rows_now = block_size if start else min(block_size, PROBE_ROWS)
+        stop = min(start + rows_now, num_q)
         dist = dist_buf[:stop - start]
-        hist_all, hist_rel = kernels.block_histograms(
-            q_words[:, start:stop], db_words, dist, num_bits, keys, start)
-        if keys is None:
-            hist_rel = _masked_histograms(dist, labels, start, num_bits,
-                                          mask)
-        prefix = needed_prefix(requests, hist_all, hist_rel)
-        if prefix.any():
-            rows, pos = kernels.prefix_relevant_ranks(
-                dist, hist_all, hist_rel, prefix, keys, start,
-                None if mask is None else mask[:stop - start])
+        block_mask = None if mask is None else mask[:stop - start]
+        if fused:
+            if block_mask is not None:
+                for i in range(stop - start):
+                    labels.relevant_row(start + i, block_mask[i])
+            hist_all, hist_rel, rows, pos = kernels.block_ranks(
+                q_words[:, start:stop], db_words, dist, num_bits, keys,
+                start, block_mask)
+            prefix = needed_prefix(requests, hist_all, hist_rel)
+            rows, pos = _within_prefix(rows, pos, hist_rel, prefix)
         else:
-            rows = pos = np.zeros(0, dtype=np.int64)
+            hist_all, hist_rel = kernels.block_histograms(
+                q_words[:, start:stop], db_words, dist, num_bits, keys,
+                start)
+            if keys is None:
+                hist_rel = _masked_histograms(dist, labels, start, num_bits,
+                                              block_mask)
+            prefix = needed_prefix(requests, hist_all, hist_rel)
+            if prefix.any():
+                rows, pos = kernels.prefix_relevant_ranks(
+                    dist, hist_all, hist_rel, prefix, keys, start,
+                    block_mask)
+            else:
+                rows = pos = np.zeros(0, dtype=np.int64)
+        fused = prefix.sum() >= FUSED_MIN_FRACTION * len(prefix) * num_db
         yield BlockStats(start, hist_all, hist_rel, prefix, rows, pos, num_db)
+        start = stop
+
+
+def _within_prefix(rows, pos, hist_rel, prefix):
+    """The ranks (sorted by row, then rank) below each row's prefix; a
+    row's last rank tells whether any must go, so whole-row prefixes cost
+    no per-item test."""
+    counts = hist_rel.sum(axis=1)
+    ends = np.cumsum(counts)[counts > 0] - 1
+    if (pos[ends] < prefix[counts > 0]).all():
+        return rows, pos
+    keep = pos < prefix[rows]
+    return rows[keep], pos[keep]
 
 
 def _masked_histograms(dist, labels: LabelIndex, start: int, num_bits: int,
