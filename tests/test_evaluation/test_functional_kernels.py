@@ -267,3 +267,31 @@ def test_fused_pass_checks_its_output_room():
         else:
             with pytest.raises(ValueError, match='more relevant items'):
                 kernels._kernels.hamming_ranks(*args)
+
+
+def test_mask_histograms_count_the_flagged_items():
+    """Multi-label relevance as a 0/1 mask: the relevant counts per
+    distance are those of the flagged items; a mask of the wrong size or
+    without an output is refused."""
+    from hashplugins.evaluation.functional.codes import (pack_codes,
+                                                         packed_to_words)
+    q, d, _, _ = problem(8, 20, 90, True, 'random')
+    qw = np.ascontiguousarray(packed_to_words(pack_codes(q[:3])))
+    dw = np.ascontiguousarray(packed_to_words(pack_codes(d)))
+    mask = np.random.default_rng(0).random((3, 90)) < 0.3
+    dist = np.empty((3, 90), np.uint8)
+    hist_all, hist_rel = kernels.block_histograms(qw, dw, dist, 20, None, 0,
+                                                  mask)
+    for i in range(3):
+        np.testing.assert_array_equal(
+            hist_rel[i], np.bincount(dist[i][mask[i]], minlength=21))
+        np.testing.assert_array_equal(hist_all[i],
+                                      np.bincount(dist[i], minlength=21))
+    hist = np.empty((3, 21), np.int64)
+    with pytest.raises(TypeError):  # the mask needs a hist_rel output
+        kernels._kernels.hamming_hist(qw, dw, dist, hist, 1, 3, 90, 21, None,
+                                      None, None, None, mask.view(np.uint8))
+    with pytest.raises(ValueError, match='mask: buffer holds'):
+        kernels._kernels.hamming_hist(qw, dw, dist, hist, 1, 3, 90, 21, None,
+                                      None, None, hist.copy(),
+                                      mask[:2].view(np.uint8))

@@ -6,8 +6,9 @@
  *
  *   hamming_hist: XOR + popcount distances of a block of queries to the
  *       whole database, written as uint8, with the per-row histogram of
- *       all items (and, for single-label data, of the relevant items)
- *       counted in the same pass while the row is in registers.
+ *       all items (and of the relevant items: class members for
+ *       single-label data, a 0/1 mask for multi-label data) counted while
+ *       the row is in registers or in cache.
  *   relevant_ranks: the 0-based ranks, in the stable (distance, database
  *       position) order, of the relevant items inside each row's ranked
  *       prefix. A counting sort in one pass: an item at distance d gets
@@ -74,26 +75,42 @@ static int check_size(Py_buffer *buf, Py_ssize_t items, Py_ssize_t itemsize,
             row[j] = (uint8_t)d;                                              \
             lane[j & (LANES - 1)][d] += 1;                                    \
         }                                                                     \
-        if (members) {                                                        \
-            const int64_t *m = members + class_ptr[qkeys[i]];                 \
-            const int64_t count = class_ptr[qkeys[i] + 1] - class_ptr[qkeys[i]];\
-            for (int64_t jj = 0; jj < count; ++jj) lane_rel[row[m[jj]]] += 1; \
-        }                                                                     \
         int64_t *h = hist + i * nb;                                           \
         for (Py_ssize_t d = 0; d < nb; ++d) {                                 \
             int64_t s = 0;                                                    \
             for (int l = 0; l < LANES; ++l) s += lane[l][d];                  \
             h[d] = s;                                                         \
-            if (members) hist_rel[i * nb + d] = lane_rel[d];                  \
+        }                                                                     \
+        if (members) {                                                        \
+            const int64_t *m = members + class_ptr[qkeys[i]];                 \
+            const int64_t count = class_ptr[qkeys[i] + 1] - class_ptr[qkeys[i]];\
+            for (int64_t jj = 0; jj < count; ++jj) lane_rel[row[m[jj]]] += 1; \
+            memcpy(hist_rel + i * nb, lane_rel, sizeof(int64_t) * nb);        \
+        } else if (mask) {                                                    \
+            /* The row is still in cache: a second, branchless pass adds   \
+             * each item's relevance flag (0/1) to its distance's count. */ \
+            const uint8_t *mrow = mask + i * n;                               \
+            memset(lane, 0, sizeof(lane));                                    \
+            Py_ssize_t k = 0;                                                 \
+            for (; k + LANES <= n; k += LANES)                                \
+                for (int l = 0; l < LANES; ++l)                               \
+                    lane[l][row[k + l]] += mrow[k + l];                       \
+            for (; k < n; ++k) lane[0][row[k]] += mrow[k];                    \
+            for (Py_ssize_t d = 0; d < nb; ++d) {                             \
+                int64_t s = 0;                                                \
+                for (int l = 0; l < LANES; ++l) s += lane[l][d];              \
+                hist_rel[i * nb + d] = s;                                     \
+            }                                                                 \
         }                                                                     \
     }
+
 
 /* One body, compiled twice: for the baseline target and with popcnt. */
 #define HAMMING_HIST_PARAMS                                                   \
     (const uint64_t *q, const uint64_t *db, uint8_t *dist, int64_t *hist,    \
      const int64_t *class_ptr, const int64_t *members, const int32_t *qkeys, \
-     int64_t *hist_rel, Py_ssize_t nw, Py_ssize_t nq, Py_ssize_t n,          \
-     Py_ssize_t nb)
+     const uint8_t *mask, int64_t *hist_rel, Py_ssize_t nw, Py_ssize_t nq,   \
+     Py_ssize_t n, Py_ssize_t nb)
 
 static void hamming_hist_generic HAMMING_HIST_PARAMS { HAMMING_HIST_BODY }
 
@@ -104,27 +121,31 @@ static void hamming_hist_popcnt HAMMING_HIST_PARAMS { HAMMING_HIST_BODY }
 
 static const char hamming_hist_doc[] =
     "hamming_hist(q_words, db_words, dist, hist, nw, nq, n, nb\n"
-    "             [, class_ptr, members, qkeys, hist_rel])\n\n"
+    "             [, class_ptr, members, qkeys, hist_rel, mask])\n\n"
     "Distances of nq queries to n items (uint64 words, word-major:\n"
     "q_words (nw, nq), db_words (nw, n)) into dist (nq, n) uint8, and the\n"
     "per-row counts of each distance 0..nb-1 into hist (nq, nb) int64.\n"
     "Single-label data may also pass its classes' members (CSR: members\n"
     "(n,) int64 positions grouped by class, class_ptr (C + 1,) int64) and\n"
     "the queries' classes qkeys (nq,) int32: then the counts of relevant\n"
-    "(same-class) items go to hist_rel (nq, nb) int64.";
+    "(same-class) items go to hist_rel (nq, nb) int64. Multi-label data\n"
+    "passes None for those three and its relevance as mask (nq, n) uint8\n"
+    "0/1 instead.";
 
 static PyObject *py_hamming_hist(PyObject *self, PyObject *args) {
     (void)self;
     Py_buffer q, db, dist, hist;
     Py_buffer class_ptr = {0}, members = {0}, qkeys = {0}, hist_rel = {0};
+    Py_buffer mask = {0};
     Py_ssize_t nw, nq, n, nb;
     PyObject *result = NULL;
-    if (!PyArg_ParseTuple(args, "y*y*w*w*nnnn|z*z*z*w*", &q, &db, &dist,
+    if (!PyArg_ParseTuple(args, "y*y*w*w*nnnn|z*z*z*w*z*", &q, &db, &dist,
                           &hist, &nw, &nq, &n, &nb, &class_ptr, &members,
-                          &qkeys, &hist_rel))
+                          &qkeys, &hist_rel, &mask))
         return NULL;
     const int64_t *ptr = NULL, *mem = NULL;
     const int32_t *qk = NULL;
+    const uint8_t *mp = NULL;
     if (nb < 1 || nb > MAX_BUCKETS || nw < 1 || nq < 0 || n < 0) {
         PyErr_SetString(PyExc_ValueError, "hamming_hist: bad sizes");
         goto done;
@@ -157,16 +178,21 @@ static PyObject *py_hamming_hist(PyObject *self, PyObject *args) {
             if (mem[j] < 0 || mem[j] >= n) goto bad;
         for (Py_ssize_t i = 0; i < nq; ++i)
             if (qk[i] < 0 || qk[i] >= num_classes) goto bad;
+    } else if (mask.buf != NULL) {  /* hist_rel precedes it: present */
+        if (check_size(&mask, nq * n, 1, "mask") ||
+            check_size(&hist_rel, nq * nb, 8, "hist_rel"))
+            goto done;
+        mp = mask.buf;
     }
     Py_BEGIN_ALLOW_THREADS
 #ifdef HAVE_POPCNT_DISPATCH
     if (__builtin_cpu_supports("popcnt"))
         hamming_hist_popcnt(q.buf, db.buf, dist.buf, hist.buf, ptr, mem, qk,
-                            hist_rel.buf, nw, nq, n, nb);
+                            mp, hist_rel.buf, nw, nq, n, nb);
     else
 #endif
         hamming_hist_generic(q.buf, db.buf, dist.buf, hist.buf, ptr, mem, qk,
-                             hist_rel.buf, nw, nq, n, nb);
+                             mp, hist_rel.buf, nw, nq, n, nb);
     Py_END_ALLOW_THREADS
     result = Py_None;
     Py_INCREF(result);
@@ -184,6 +210,7 @@ done:
     if (members.buf) PyBuffer_Release(&members);
     if (qkeys.buf) PyBuffer_Release(&qkeys);
     if (hist_rel.buf) PyBuffer_Release(&hist_rel);
+    if (mask.buf) PyBuffer_Release(&mask);
     return result;
 }
 

@@ -89,8 +89,9 @@ def kernel_labels(labels: LabelIndex) -> Optional[KernelLabels]:
 
 def block_histograms(query_words: np.ndarray, db_words: np.ndarray,
                      out: np.ndarray, num_bits: int,
-                     keys: Optional[KernelLabels],
-                     start: int) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+                     keys: Optional[KernelLabels], start: int,
+                     mask: Optional[np.ndarray] = None
+                     ) -> Tuple[np.ndarray, Optional[np.ndarray]]:
     """Distances of a block of queries into ``out``, and their histograms.
 
     Args:
@@ -99,23 +100,31 @@ def block_histograms(query_words: np.ndarray, db_words: np.ndarray,
         out: ``(b, N)`` C-contiguous ``uint8`` array, filled in place.
         num_bits: Code length ``B``.
         keys: Single-label layout (:func:`kernel_labels`): the relevant
-            items are counted too; ``None``: all items only.
+            items are counted too; ``None``: all items only, or the
+            relevant ones by ``mask``.
         start: Index of the block's first query (with ``keys``).
+        mask: ``(b, N)`` C-contiguous bool relevance (multi-label, with
+            ``keys=None``).
 
     Returns:
         ``(hist_all, hist_rel)``, ``(b, B + 1)`` int64 each; ``hist_rel``
-        is ``None`` without ``keys``.
+        is ``None`` without ``keys`` or ``mask``.
     """
     num_words, num_db = db_words.shape
     num_rows = out.shape[0]
     num_buckets = num_bits + 1
     query_words = np.ascontiguousarray(query_words)
     hist_all = np.empty((num_rows, num_buckets), dtype=np.int64)
-    if keys is None:
+    if keys is None and mask is None:
         _kernels.hamming_hist(query_words, db_words, out, hist_all,
                               num_words, num_rows, num_db, num_buckets)
         return hist_all, None
     hist_rel = np.empty_like(hist_all)
+    if keys is None:
+        _kernels.hamming_hist(query_words, db_words, out, hist_all,
+                              num_words, num_rows, num_db, num_buckets, None,
+                              None, None, hist_rel, mask.view(np.uint8))
+        return hist_all, hist_rel
     _kernels.hamming_hist(query_words, db_words, out, hist_all, num_words,
                           num_rows, num_db, num_buckets, keys.class_offsets,
                           keys.class_members,

@@ -71,10 +71,10 @@ def _kernel_block_stats(q_words, db_words, labels: LabelIndex, requests,
         stop = min(start + rows_now, num_q)
         dist = dist_buf[:stop - start]
         block_mask = None if mask is None else mask[:stop - start]
+        if block_mask is not None:
+            for i in range(stop - start):
+                labels.relevant_row(start + i, block_mask[i])
         if fused:
-            if block_mask is not None:
-                for i in range(stop - start):
-                    labels.relevant_row(start + i, block_mask[i])
             hist_all, hist_rel, rows, pos = kernels.block_ranks(
                 q_words[:, start:stop], db_words, dist, num_bits, keys,
                 start, block_mask)
@@ -83,10 +83,7 @@ def _kernel_block_stats(q_words, db_words, labels: LabelIndex, requests,
         else:
             hist_all, hist_rel = kernels.block_histograms(
                 q_words[:, start:stop], db_words, dist, num_bits, keys,
-                start)
-            if keys is None:
-                hist_rel = _masked_histograms(dist, labels, start, num_bits,
-                                              block_mask)
+                start, block_mask)
             prefix = needed_prefix(requests, hist_all, hist_rel)
             if prefix.any():
                 rows, pos = kernels.prefix_relevant_ranks(
@@ -109,17 +106,6 @@ def _within_prefix(rows, pos, hist_rel, prefix):
         return rows, pos
     keep = pos < prefix[rows]
     return rows[keep], pos[keep]
-
-
-def _masked_histograms(dist, labels: LabelIndex, start: int, num_bits: int,
-                       mask: np.ndarray) -> np.ndarray:
-    """Relevant items per distance (multi-label), keeping each row's
-    relevance in ``mask`` for the ranks."""
-    hist_rel = np.empty((len(dist), num_bits + 1), dtype=np.int64)
-    for i, row in enumerate(dist):
-        labels.relevant_row(start + i, mask[i])
-        hist_rel[i] = bincount(row[mask[i]], num_bits + 1)
-    return hist_rel
 
 
 def _cpu(codes):
