@@ -13,7 +13,7 @@ from hashplugins.evaluation.functional import (
     precision_recall_within_radius)
 
 from . import reference as ref
-from .synthetic import make_problem
+from .synthetic import assert_results_equal, make_problem
 
 TOL = 1e-9
 BITS = (8, 12, 16, 48, 64, 128)
@@ -140,13 +140,7 @@ def test_torch_backend_is_identical(problem, tie_break, zero_hit, device):
         block_size=7,
         device=device,
         **kwargs)
-    assert got.keys() == expected.keys()
-    for name, value in expected.items():
-        if isinstance(value, dict):
-            for key in value:
-                np.testing.assert_array_equal(got[name][key], value[key])
-        else:
-            assert got[name] == value, name
+    assert_results_equal(got, expected)
 
 
 def test_torch_backend_takes_numpy_inputs_and_a_device():

@@ -249,6 +249,31 @@ done:
         for (; j < n; ++j) RANK_ONE(REL)                                      \
     }
 
+/* The rank kernels' shared checks: two equal int64 outputs, and
+ * relevance as keys + qkeys (int32) or as a (nq, n) uint8 mask. */
+static int check_rank_args(Py_buffer *out_rows, Py_buffer *out_pos,
+                           Py_buffer *keys, Py_buffer *qkeys,
+                           Py_buffer *mask, Py_ssize_t nq, Py_ssize_t n,
+                           const char *fn) {
+    if (out_rows->len != out_pos->len || out_pos->len % 8) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: out_rows and out_pos must be int64 of one size",
+                     fn);
+        return -1;
+    }
+    if (keys->buf != NULL ? (qkeys->buf == NULL ||
+                             check_size(keys, n, 4, "keys") ||
+                             check_size(qkeys, nq, 4, "qkeys"))
+                          : (mask->buf == NULL ||
+                             check_size(mask, nq * n, 1, "mask"))) {
+        if (!PyErr_Occurred())
+            PyErr_Format(PyExc_ValueError,
+                         "%s: needs keys and qkeys, or mask", fn);
+        return -1;
+    }
+    return 0;
+}
+
 static const char relevant_ranks_doc[] =
     "relevant_ranks(dist, hist, hist_rel, last, length, out_rows, out_pos,\n"
     "               nq, n, nb, keys=None, qkeys=None, mask=None) -> count\n\n"
@@ -282,13 +307,10 @@ static PyObject *py_relevant_ranks(PyObject *self, PyObject *args) {
         check_size(&hist_rel, nq * nb, 8, "hist_rel") ||
         check_size(&last, nq, 8, "last") ||
         check_size(&length, nq, 8, "length") ||
-        out_rows.len != out_pos.len || out_pos.len % 8)
+        check_rank_args(&out_rows, &out_pos, &keys, &qkeys, &mask, nq, n,
+                        "relevant_ranks"))
         goto bad;
     int by_keys = keys.buf != NULL;
-    if (by_keys ? (qkeys.buf == NULL || check_size(&keys, n, 4, "keys") ||
-                   check_size(&qkeys, nq, 4, "qkeys"))
-                : (mask.buf == NULL || check_size(&mask, nq * n, 1, "mask")))
-        goto bad;
     const int64_t *h = hist.buf, *hr = hist_rel.buf, *lastp = last.buf,
                   *lenp = length.buf;
     /* Room check before any write: each row needs its relevant items up
@@ -539,22 +561,11 @@ static PyObject *py_hamming_ranks(PyObject *self, PyObject *args) {
         check_size(&db, nw * n, 8, "db_words") ||
         check_size(&dist, nq * n, 1, "dist") ||
         check_size(&hist, nq * nb, 8, "hist") ||
-        check_size(&hist_rel, nq * nb, 8, "hist_rel"))
+        check_size(&hist_rel, nq * nb, 8, "hist_rel") ||
+        check_rank_args(&out_rows, &out_pos, &keys, &qkeys, &mask, nq, n,
+                        "hamming_ranks"))
         goto done;
-    if (out_rows.len != out_pos.len || out_pos.len % 8) {
-        PyErr_SetString(PyExc_ValueError,
-                        "hamming_ranks: out_rows and out_pos differ");
-        goto done;
-    }
     int by_keys = keys.buf != NULL;
-    if (by_keys ? (qkeys.buf == NULL || check_size(&keys, n, 4, "keys") ||
-                   check_size(&qkeys, nq, 4, "qkeys"))
-                : (mask.buf == NULL || check_size(&mask, nq * n, 1, "mask"))) {
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_ValueError,
-                            "hamming_ranks: needs keys and qkeys, or mask");
-        goto done;
-    }
     rec = PyMem_Malloc(sizeof(uint64_t) * (n + 1));
     if (!rec) {
         PyErr_NoMemory();
