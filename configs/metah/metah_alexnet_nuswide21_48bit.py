@@ -27,6 +27,7 @@ model = dict(
             ent_weight=0.1)))
 
 train_dataloader = dict(
+    drop_last=True,  # full 64 + 64 batches only, as Caffe's [OC]
     batch_size=64,
     collate_fn=dict(type='transfer_collate'),
     dataset=dict(

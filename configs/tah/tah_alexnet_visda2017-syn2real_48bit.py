@@ -37,6 +37,7 @@ test_pipeline = {{_base_.caffe_test_pipeline}}
 
 # 64 pairs per iteration = 64 source + 64 target images.
 train_dataloader = dict(
+    drop_last=True,  # full 64 + 64 batches only, as Caffe's [OC]
     batch_size=64,
     collate_fn=dict(type='transfer_collate'),
     dataset=dict(

@@ -60,6 +60,7 @@ target_dataset = dict(
     pipeline=pipeline)
 
 train_dataloader = dict(
+    drop_last=True,  # full 64 + 64 batches only, as Caffe's [OC]
     batch_size=64,
     num_workers=0,
     collate_fn=dict(type='transfer_collate'),

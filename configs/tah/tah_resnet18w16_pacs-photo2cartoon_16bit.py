@@ -62,6 +62,7 @@ target_dataset = dict(
     pipeline=train_pipeline)
 
 train_dataloader = dict(
+    drop_last=True,  # only full source + target batches, as in Caffe [OC]
     batch_size=32,
     num_workers=0,
     collate_fn=dict(type='transfer_collate'),

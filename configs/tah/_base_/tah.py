@@ -8,7 +8,9 @@
 #    ordered pairs, weight 1 = the official effective weight) + log-cosh
 #    quantization;
 #  - both halves: domain discriminator b-1024-1024-1 through gradient
-#    reversal, lambda_p = 2/(1+exp(-10p)) - 1, p = iter/horizon;
+#    reversal, lambda_p = 2/(1+exp(-10p)) - 1, p = iter/horizon: the
+#    paper's ramp [P] (the released code keeps lambda = 1 throughout, see
+#    the tah-released_* configs);
 #  - the official solver (../../_base_/schedules/tah_sgd_step_10k.py).
 _base_ = [
     '../../_base_/schedules/tah_sgd_step_10k.py',

@@ -21,11 +21,12 @@ class GradientReversalScheduleHook(RampScheduleHook):
     resumed run continues the schedule exactly.
 
     Args:
-        alpha (float): Steepness. Defaults to 10 (official).
+        alpha (float): Steepness. Defaults to 10 (the paper's; also the
+            released code's, where the ramp is never applied).
         horizon (int, optional): Iterations until ``p = 1``; None = the
             run's ``max_iters``. Defaults to 10000 (official ``max_iter``).
-        low (float): ``l``. Defaults to 0 (official).
-        high (float): ``u``. Defaults to 1 (official).
+        low (float): ``l``. Defaults to 0.
+        high (float): ``u``. Defaults to 1.
     """
 
     def __init__(self,

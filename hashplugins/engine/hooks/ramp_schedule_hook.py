@@ -18,8 +18,10 @@ def sigmoid_ramp(iteration: int,
     ``p = min(1, iteration / horizon)``.
 
     With ``l = 0, u = 1`` this is ``2 / (1 + exp(-alpha p)) - 1``, rising
-    from 0 towards 1 (0.9866 at ``p = 1`` for ``alpha = 10``): the
-    ``GradientScaler`` layer of TAH's official Caffe code, as in RevGrad.
+    from 0 towards 1 (0.9866 at ``p = 1`` for ``alpha = 10``): the RevGrad
+    schedule TAH's paper describes. TAH's released Caffe code has the
+    formula in its ``GradientScaler`` layer but never applies it (the
+    coefficient stays 1; configs/tah/README.md).
     """
     if horizon <= 0:
         raise ValueError(f'horizon must be a positive number of iterations, '
