@@ -45,8 +45,12 @@ CONFIG = osp.join(REPO, 'configs', 'dadh', 'dadh_lenet5_mnist_16bit.py')
 SHARED = os.environ.get('HASHPLUGINS_DATA',
                         osp.join(REPO, '..', 'shared', 'data'))
 RESULTS = osp.join(REPO, 'benchmarks', 'results')
-# dadh_joint updates both streams every iteration: twice the network work.
-VARIANTS = ('dadh', 'single_stream', 'dadh_joint')
+# dadh: both streams on every batch (2 network passes per batch);
+# single_stream: one stream, the same epochs (half the passes);
+# single_stream_2x: one stream, twice the epochs (DADH's passes).
+VARIANTS = ('dadh', 'single_stream', 'single_stream_2x')
+#: Iterations between the logged gradient shares of DADH's terms.
+GRAD_SHARE_INTERVAL = 10
 
 
 def _peak_rss_mb() -> float:
@@ -63,8 +67,43 @@ def _setup_child():
 
 # ----------------------------------------------------------------------------
 # 1. quality (one Runner per process)
+def _encode_eval_set(model, loader):
+    """Every stream's pre-activation outputs, labels and split of the
+    query + database set, one pass over the loader."""
+    import torch
+    outputs, labels, splits = {n: [] for n in model.streams}, [], []
+    model.eval()
+    with torch.no_grad():
+        for data in loader:
+            data = model.data_preprocessor(data, False)
+            for name, value in model._network_outputs(data['inputs'],
+                                                      ('sum', )).items():
+                outputs[name].append(value)
+            for sample in data['data_samples']:
+                labels.append(int(sample.gt_label[0]))
+                splits.append(sample.metainfo['split'])
+    return ({n: torch.cat(v) for n, v in outputs.items()},
+            torch.tensor(labels), splits)
+
+
+def code_map(outputs, labels, splits, source: str) -> float:
+    """mAP@all (stable ties, the configs' metric) with query and database
+    codes sign(F), sign(G) or sign(F + G)."""
+    import numpy as np
+    import torch
+    from hashplugins.evaluation.functional import hamming_retrieval_metrics
+    value = sum(outputs.values()) if source == 'sum' else outputs[source]
+    codes = torch.where(value >= 0, 1., -1.).numpy()
+    query = np.array([s == 'query' for s in splits])
+    out = hamming_retrieval_metrics(
+        codes[query], codes[~query], labels.numpy()[query],
+        labels.numpy()[~query], metrics=('mAP', ), topk=None)
+    return float(out['mAP@all'])
+
+
 def quality_run(variant: str, bits: int, seed: int, epochs: int) -> dict:
-    """Train and evaluate one configuration; returns mAP and timings."""
+    """Train and evaluate one configuration; returns mAP (per code source
+    for DADH), the logged gradient shares and timings."""
     _setup_child()
     from mmengine.config import Config
     from mmengine.runner import Runner
@@ -77,14 +116,13 @@ def quality_run(variant: str, bits: int, seed: int, epochs: int) -> dict:
     cfg.test_dataloader = cfg.val_dataloader
     for name in ('stream_f', 'stream_g'):
         cfg.model[name].head.num_bits = bits
-    if variant == 'single_stream':
+    if variant.startswith('single_stream'):
         cfg.model.stream_g = None
         cfg.optim_wrapper.pop('stream_g')
-    elif variant == 'dadh_joint':
-        cfg.model.alternation = 'joint'
-        for hook in cfg.custom_hooks:
-            if hook['type'] == 'DADHCodeUpdateHook':
-                hook['interval'] = 1  # both streams train every epoch
+    else:
+        cfg.model.grad_share_interval = GRAD_SHARE_INTERVAL
+    if variant == 'single_stream_2x':
+        epochs *= 2
     cfg.randomness = dict(seed=seed, deterministic=False)
     cfg.train_cfg.max_epochs = epochs
     cfg.param_scheduler.T_max = epochs
@@ -99,12 +137,21 @@ def quality_run(variant: str, bits: int, seed: int, epochs: int) -> dict:
         start = time.perf_counter()
         runner.train()
         train_s = time.perf_counter() - start
+        shares = {
+            key[len('train/'):]: float(buffer.mean())
+            for key, buffer in runner.message_hub.log_scalars.items()
+            if key.startswith('train/grad_share_')
+        }
         start = time.perf_counter()
-        metrics = runner.val_loop.run()
+        model = runner.model
+        outputs, labels, splits = _encode_eval_set(model, runner.val_dataloader)
+        maps = {source: code_map(outputs, labels, splits, source)
+                for source in (('f', 'g', 'sum') if model.stream_g is not None
+                               else ('f', ))}
         eval_s = time.perf_counter() - start
     return dict(variant=variant, bits=bits, seed=seed, epochs=epochs,
-                mAP=float(metrics['hashing/mAP@all']), train_s=train_s,
-                eval_s=eval_s)
+                mAP=maps['f'], mAP_by_code=maps, grad_shares=shares,
+                train_s=train_s, eval_s=eval_s)
 
 
 # ----------------------------------------------------------------------------
@@ -269,9 +316,13 @@ def hardware() -> dict:
 
 
 def summarize_quality(runs):
+    """Mean ± std over seeds per (variant, code source, bits)."""
     table = {}
     for r in runs:
-        table.setdefault((r['variant'], r['bits']), []).append(r['mAP'])
+        for source, value in r.get('mAP_by_code', {'f': r['mAP']}).items():
+            name = r['variant'] if source == 'f' and r['variant'].startswith(
+                'single') else f"{r['variant']} ({source})"
+            table.setdefault((name, r['bits']), []).append(value)
     rows = []
     for (variant, bits), values in sorted(table.items(),
                                           key=lambda x: (x[0][1], x[0][0])):
@@ -280,6 +331,17 @@ def summarize_quality(runs):
                          std=statistics.stdev(values) if len(values) > 1
                          else 0., values=values))
     return rows
+
+
+def summarize_shares(runs):
+    """Mean over seeds of each logged gradient share, per code length."""
+    table = {}
+    for r in runs:
+        for key, value in r.get('grad_shares', {}).items():
+            table.setdefault((r['bits'], key), []).append(value)
+    return [dict(bits=bits, term=key, mean=statistics.mean(values),
+                 seeds=len(values))
+            for (bits, key), values in sorted(table.items())]
 
 
 def write_markdown(result: dict, path: str) -> None:
@@ -303,6 +365,19 @@ def write_markdown(result: dict, path: str) -> None:
                          f"{row['mean']:.4f} ± {row['std']:.4f} | "
                          f"{row['seeds']} | {values} |")
         lines.append('')
+        if result.get('grad_shares'):
+            lines += [
+                "Each DADH term's share of the gradient norm on the stream "
+                "outputs, ||dL_t/dF|| / sum_u ||dL_u/dF||, logged every "
+                f"{GRAD_SHARE_INTERVAL} iterations, mean over the run and "
+                'the seeds (pair = cross-stream likelihood, code = features '
+                '<-> B, gap = ||tanh F - B||^2, balance = bit balance):', '',
+                '| bits | term_stream | share |', '|---|---|---|']
+            for row in result['grad_shares']:
+                lines.append(f"| {row['bits']} | "
+                             f"{row['term'][len('grad_share_'):]} | "
+                             f"{row['mean']:.3f} |")
+            lines.append('')
     if result.get('code_update'):
         epoch = result['epoch_estimate']
         lines += [
@@ -393,21 +468,25 @@ def main():
         result['quality_wall_s'] = time.perf_counter() - start
         result['quality_runs'] = runs
         result['quality'] = summarize_quality(runs)
+        result['grad_shares'] = summarize_shares(runs)
         result['quality_setup'] = dict(
             data='MNIST (shared copy, bit-exact official idx files), '
             'protocol a: 1,000 queries (100/class), 5,000 training images '
             '(500/class), 64,000 database images; 32x32 gray',
             model='LeNet-5 stream(s) from scratch, configs/dadh/'
-            'dadh_lenet5_mnist_16bit.py with head.num_bits set; '
-            'single_stream = the same with stream_g=None',
-            budget=f'{args.epochs} epochs, batch 64, Adam 1e-3 cosine; dadh '
-            'alternates streams per epoch (one stream per iteration, B-step '
-            'every 2 epochs), so it and single_stream run the same number of '
-            'network iterations; dadh_joint trains both streams every '
-            'iteration (B-step every epoch): twice the network work',
-            metric='HammingRetrievalMetric mAP@all (stable tie order), '
-            'query codes and database codes from sign(F+G) (DADH) or '
-            'sign(F) (single stream)',
+            'dadh_lenet5_mnist_16bit.py with head.num_bits set (defaults: '
+            'both streams on every batch, B from zeros, B-step after every '
+            'batch, gap on tanh F); single_stream = the same with '
+            'stream_g=None',
+            budget=f'batch 64, Adam 1e-3 cosine; dadh and single_stream '
+            f'{args.epochs} epochs, single_stream_2x {2 * args.epochs} epochs '
+            '= as many network forward/backward passes as dadh (two streams '
+            'per batch); the B-step after every batch in all',
+            metric='mAP@all (stable tie order, the engine of '
+            'HammingRetrievalMetric) over query and database codes '
+            'sign(F) (dadh (f), single stream), sign(G) (dadh (g)) or '
+            'sign(F + G) (dadh (sum)), from one pass over the evaluation '
+            'images per run',
             jobs_in_parallel=args.jobs,
             commit=result['hardware']['commit'])
     if not args.skip_speed:

@@ -1,8 +1,10 @@
 # Single-stream ablation of DADH: dadh_lenet5_mnist_16bit.py with stream g
 # removed. The cross-stream likelihood then pairs stream f with its own
 # buffered outputs; B, the code <-> feature term, the gap, the balance term
-# and the B-step are unchanged. Same backbone, data, epochs and optimizer,
-# and the same number of network iterations as DADH's per-epoch alternation.
+# and the B-step (after every batch) are unchanged. Same backbone, data,
+# epochs and optimizer: half DADH's network passes (DADH trains both
+# streams on every batch); the equal-compute ablation is
+# dadh-single-stream-20e_lenet5_mnist_16bit.py.
 _base_ = ['./dadh_lenet5_mnist_16bit.py']
 
 model = dict(stream_g=None)

@@ -39,8 +39,8 @@ model = dict(
     num_classes=10, stream_f=lenet5_stream, stream_g=lenet5_stream)
 
 # One Adam per stream (the spec's Theta_x / Theta_y steps), each the short
-# CPU schedule's optimizer; its cosine decay and 10 epochs (= 5 per stream
-# and 5 B-steps) are inherited.
+# CPU schedule's optimizer; its cosine decay and 10 epochs (both streams on
+# every batch, a B-step after each) are inherited.
 stream_optim = {{_base_.optim_wrapper}}
 optim_wrapper = dict(
     _delete_=True,

@@ -21,9 +21,18 @@ def _stream(bits=K, activation='identity'):
                   activation=activation))
 
 
+# The options most tests below were written for (each still a knob); the
+# defaults (joint streams, zero B, tanh gap, codes from f) have their own
+# tests.
+LEGACY = dict(code_init='random', tanh_in_gap=False, alternation='epoch',
+              query_code='sum', database_code='sum')
+
+
 def _model(two=True, **kwargs):
     cfg = dict(type='DualAsymmetricHasher', stream_f=_stream(),
                stream_g=_stream() if two else None, num_classes=3)
+    cfg.update(LEGACY if two else dict(LEGACY, query_code='f',
+                                       database_code='f'))
     cfg.update(kwargs)
     model = MODELS.build(cfg)
     labels = torch.nn.functional.one_hot(torch.arange(N) % 3, 3).float()
@@ -205,3 +214,89 @@ def test_fresh_model_loads_b_and_buffers_from_a_state_dict():
                                    stream_f=_stream(bits=K + 1)))
     with pytest.raises(RuntimeError, match='size mismatch'):
         wrong_bits.load_state_dict(model.state_dict(), strict=False)
+
+
+def _default_model(**kwargs):
+    """The class defaults (the evidence-based ones), attached to N items."""
+    model = MODELS.build(dict(type='DualAsymmetricHasher',
+                              stream_f=_stream(), stream_g=_stream(),
+                              num_classes=3, **kwargs))
+    labels = torch.nn.functional.one_hot(torch.arange(N) % 3, 3).float()
+    model.attach_training_set(labels, torch.arange(N) + 100)
+    return model
+
+
+def test_defaults_follow_the_evidence():
+    """Both streams every batch, B from zeros, the gap on tanh(F), test
+    codes from stream f (configs/dadh/README.md gives the sources)."""
+    model = _default_model()
+    assert model.alternation == 'joint' and model.tanh_in_gap
+    assert model.query_code == model.database_code == 'f'
+    assert torch.equal(model.code_bank.codes, torch.zeros(N, K))
+    model.code_bank.outputs_f.normal_()
+    model.code_bank.outputs_g.normal_()
+    model.update_codes()
+    assert set(model.code_bank.codes.unique().tolist()) <= {-1., 1.}
+    with pytest.raises(ValueError, match='code init'):
+        _default_model(code_init='ones')
+
+
+def test_joint_step_trains_both_streams_against_live_outputs():
+    """One iteration updates f and g; f's outputs of this batch are in the
+    buffer before g's losses are computed, so g's cross-stream term sees
+    them (f sees g's latest buffered outputs)."""
+    model = _default_model()
+    bank = model.code_bank
+    bank.outputs_g.normal_()
+    batch, idx = _batch([1, 2, 7]), torch.tensor([1, 2, 7])
+    inputs = model.data_preprocessor(batch, True)['inputs']
+    with torch.no_grad():
+        f_raw = model.stream_f(inputs, mode='tensor')
+        g_raw = model.stream_g(inputs, mode='tensor')
+    before = {n: _params(s) for n, s in model.streams.items()}
+    log = model.train_step(batch, _wrappers(model))
+    for name, stream in model.streams.items():
+        assert not torch.equal(before[name], _params(stream)), name
+    assert torch.allclose(bank.outputs_f[idx], f_raw)
+    assert torch.allclose(bank.outputs_g[idx], g_raw)
+    # g's pair term against f's buffer holding this batch's f outputs.
+    sim = label_similarity(bank.train_labels[idx], bank.train_labels)
+    theta = 0.5 * g_raw.tanh() @ bank.outputs_f.tanh().t()
+    pair = 10. * (torch.nn.functional.softplus(theta) - sim * theta).mean()
+    assert torch.allclose(log['loss_pair_g'], pair, rtol=1e-5)
+
+
+def test_gradient_shares_are_the_terms_norms_on_the_outputs():
+    """grad_share_<term>_<stream> = ||dL_t/dF|| / sum_u ||dL_u/dF||, at
+    the configured interval only, and the backward still works."""
+    from hashplugins.models.hashers.dadh_hasher import gradient_shares
+    out = torch.randn(4, 3, requires_grad=True)
+    weights = torch.randn(4, 3)
+    shares = gradient_shares(
+        dict(lin=(weights * out).sum(), sq=(out**2).sum()), out, 'f')
+    norms = torch.stack([weights.norm(), (2 * out).detach().norm()])
+    assert torch.allclose(
+        torch.stack([shares['grad_share_lin_f'], shares['grad_share_sq_f']]),
+        norms / norms.sum())
+
+    model = _default_model(grad_share_interval=2)
+    model.code_bank.outputs_g.normal_()
+    batch, idx = _batch([0, 5]), torch.tensor([0, 5])
+    inputs = model.data_preprocessor(batch, True)['inputs']
+    model.set_train_progress(0, 2)
+    losses = model.stream_losses('f', inputs, idx)
+    shares = {k: v for k, v in losses.items() if k.startswith('grad_share')}
+    # B = 0 before the first B-step: the code term has no gradient yet.
+    assert set(shares) == {f'grad_share_{t}_f'
+                           for t in ('pair', 'code', 'gap', 'balance')}
+    assert shares['grad_share_code_f'] == 0
+    assert torch.isclose(sum(shares.values()), torch.tensor(1.))
+    sum(v for k, v in losses.items() if k.startswith('loss')).backward()
+    model.set_train_progress(0, 3)  # off the interval: no shares
+    assert not any(k.startswith('grad_share')
+                   for k in model.stream_losses('f', inputs, idx))
+    log = model.train_step(batch, _wrappers(model))
+    assert not any(k.startswith('grad_share') for k in log)
+    model.set_train_progress(0, 4)
+    log = model.train_step(batch, _wrappers(model))
+    assert {'grad_share_pair_f', 'grad_share_pair_g'} <= set(log)

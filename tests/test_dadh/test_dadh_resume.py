@@ -88,3 +88,31 @@ def test_b_and_buffers_survive_save_and_resume(tmp_path):
              resume=True, load_from=ckpt_path))
     with pytest.raises(ValueError, match='resume with the same dataset'):
         other.train()
+
+
+def test_b_steps_every_n_iterations(tmp_path):
+    """by_epoch=False: a B-step after every second iteration of a real
+    run (3 iterations of 32 images per epoch, 2 epochs -> iterations 2, 4
+    and 6), its numbers in the training log scalars, B ±1 from a zero
+    start."""
+    cfg = _cfg(str(tmp_path / 'iters'), max_epochs=2)
+    cfg.model.alternation = 'joint'
+    cfg.model.code_init = 'zeros'
+    cfg.custom_hooks = [dict(type='DADHCodeUpdateHook', interval=2,
+                             by_epoch=False)]
+    cfg.default_hooks.checkpoint = None
+    runner = Runner.from_cfg(cfg)
+    steps = []
+    model_update = runner.model.update_codes
+
+    def counted(*args, **kwargs):
+        steps.append(runner.iter)
+        return model_update(*args, **kwargs)
+
+    runner.model.update_codes = counted
+    runner.train()
+    assert steps == [1, 3, 5]  # runner.iter is 0-based inside the iteration
+    codes = runner.model.code_bank.codes
+    assert set(codes.unique().tolist()) == {-1., 1.}
+    history = runner.message_hub.get_scalar('train/dadh_changed_bits')
+    assert len(history.data[0]) == 3

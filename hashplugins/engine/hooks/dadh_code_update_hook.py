@@ -61,14 +61,19 @@ class DADHCodeUpdateHook(Hook):
       gives the model the labels (and ids) of the training set; a fresh
       model initialises B, a resumed one is checked to hold the same set.
     * ``before_train_iter``: ``model.set_train_progress(epoch, iter)``.
-    * ``after_train_epoch`` every ``interval`` epochs: ``model.update_codes``
-      (DCC or closed form), logging J before/after, the bits changed and the
-      time. Runs before the checkpoint hook, so checkpoints hold the new B.
+    * every ``interval`` epochs (``after_train_epoch``) or, with
+      ``by_epoch=False``, every ``interval`` iterations
+      (``after_train_iter``): ``model.update_codes`` (DCC or closed form),
+      logging J before/after, the bits changed and the time. Runs before
+      the checkpoint hook, so checkpoints hold the new B.
 
     Args:
-        interval (int): Epochs between B-steps. With ``alternation='epoch'``
-            an interval of 2 gives the spec's outer loop {f epoch; g epoch;
-            B-step}. Defaults to 1.
+        interval (int): Epochs (or iterations) between B-steps. With
+            ``alternation='epoch'`` an interval of 2 epochs gives the
+            outer loop {f epoch; g epoch; B-step}. Defaults to 1.
+        by_epoch (bool): Count ``interval`` in epochs; False counts
+            iterations (the third-party DADH code updates B after every
+            batch). Defaults to True.
         method (str): ``'dcc'`` (default) or ``'closed_form'``.
         sweeps (int): DCC passes over the bits. Defaults to 1.
         block_size (int): Label-pattern block size. Defaults to 1024.
@@ -78,6 +83,7 @@ class DADHCodeUpdateHook(Hook):
 
     def __init__(self,
                  interval: int = 1,
+                 by_epoch: bool = True,
                  method: str = 'dcc',
                  sweeps: int = 1,
                  block_size: int = 1024):
@@ -89,6 +95,7 @@ class DADHCodeUpdateHook(Hook):
             raise ValueError("DADHCodeUpdateHook: method must be 'dcc' or "
                              f"'closed_form', got {method!r}")
         self.interval = interval
+        self.by_epoch = by_epoch
         self.method = method
         self.sweeps = sweeps
         self.block_size = block_size
@@ -128,8 +135,16 @@ class DADHCodeUpdateHook(Hook):
         self._model(runner).set_train_progress(runner.epoch, runner.iter)
 
     def after_train_epoch(self, runner) -> None:
-        if not self.every_n_epochs(runner, self.interval):
-            return
+        if self.by_epoch and self.every_n_epochs(runner, self.interval):
+            self._update(runner, f'epoch {runner.epoch + 1}')
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
+                         outputs=None) -> None:
+        if not self.by_epoch and self.every_n_train_iters(
+                runner, self.interval):
+            self._update(runner, f'iteration {runner.iter + 1}')
+
+    def _update(self, runner, when: str) -> None:
         model = self._model(runner)
         start = time.perf_counter()
         stats = model.update_codes(self.method, self.sweeps, self.block_size)
@@ -137,9 +152,15 @@ class DADHCodeUpdateHook(Hook):
             # Identical inputs on every rank; rank 0's B makes it bit-exact.
             broadcast(model.code_bank.codes, 0)
         stats['seconds'] = time.perf_counter() - start
+        if not self.by_epoch:
+            # Frequent B-steps: their numbers go out with the logger hook's
+            # training lines (its interval), not a line each.
+            for key, value in stats.items():
+                runner.message_hub.update_scalar(f'train/dadh_{key}', value)
+            return
         runner.logger.info(
-            f'DADH B-step ({self.method}, {self.sweeps} sweep(s)) after epoch '
-            f'{runner.epoch + 1}: J {stats["objective_before"]:.6g} -> '
+            f'DADH B-step ({self.method}, {self.sweeps} sweep(s)) after {when}'
+            f': J {stats["objective_before"]:.6g} -> '
             f'{stats["objective_after"]:.6g}, {stats["changed_bits"]:.2%} '
             f'bits changed, {stats["seconds"]:.2f} s')
         runner.visualizer.add_scalars(

@@ -13,6 +13,7 @@ from ..utils import (LogisticCodeProblem, closed_form_update, dcc_update,
                      inner_product_code_objective, similar_pair_count)
 
 CODE_UPDATES = ('dcc', 'closed_form')
+CODE_INITS = ('zeros', 'random')
 
 
 class TrainingCodeBank(nn.Module):
@@ -33,6 +34,9 @@ class TrainingCodeBank(nn.Module):
         num_train (int): Initial N. Defaults to 0.
         init_seed (int): Seed of the random ±1 initial B (the same on every
             rank). Defaults to 0.
+        init (str): Initial B: ``'zeros'`` (the third-party DADH code's
+            ``np.zeros``; B is ±1 after the first B-step) or ``'random'``
+            (seeded ±1, as ADSH's V). Defaults to 'zeros'.
     """
 
     def __init__(self,
@@ -40,12 +44,17 @@ class TrainingCodeBank(nn.Module):
                  streams: Sequence[str] = ('f', 'g'),
                  num_classes: Optional[int] = None,
                  num_train: int = 0,
-                 init_seed: int = 0):
+                 init_seed: int = 0,
+                 init: str = 'zeros'):
         super().__init__()
+        if init not in CODE_INITS:
+            raise ValueError(f'code init must be one of {CODE_INITS}, got '
+                             f'{init!r}')
         self.num_bits = num_bits
         self.streams = tuple(streams)
         self.num_classes = num_classes
         self.init_seed = init_seed
+        self.init = init
         self._similar_ratio = None  # cache, reset with the training set
         self.register_buffer('codes', torch.zeros(num_train, num_bits))
         for name in self.streams:
@@ -79,8 +88,8 @@ class TrainingCodeBank(nn.Module):
                ids: Optional[torch.Tensor] = None) -> bool:
         """Size the bank for N items and initialise it (unless it holds them).
 
-        B starts as seeded random ±1 (as ADSH's V) and the output buffers as
-        0 (a zero row adds a constant to the pair losses, no gradient).
+        B starts as 0 or seeded random ±1 (``init``) and the output buffers
+        as 0 (a zero row adds a constant to the pair losses, no gradient).
 
         Args:
             labels (torch.Tensor): (N, C) multi-hot labels, row = sample_idx.
@@ -100,9 +109,12 @@ class TrainingCodeBank(nn.Module):
         if self.matches(labels, ids):
             return False
         n, k, device = labels.shape[0], self.num_bits, self.codes.device
-        generator = torch.Generator().manual_seed(self.init_seed)
-        codes = torch.where(
-            torch.rand(n, k, generator=generator) < 0.5, -1., 1.)
+        if self.init == 'random':
+            generator = torch.Generator().manual_seed(self.init_seed)
+            codes = torch.where(
+                torch.rand(n, k, generator=generator) < 0.5, -1., 1.)
+        else:
+            codes = torch.zeros(n, k)
         self.codes = codes.to(device, self.codes.dtype)
         for name in self.streams:
             setattr(self, f'outputs_{name}', torch.zeros(n, k, device=device))
@@ -249,6 +261,9 @@ class TrainingCodeBank(nn.Module):
         before = objective(old)
         new = (dcc_update(old, objective, sweeps) if method == 'dcc' else
                closed_form_update(objective))
+        # DCC keeps a bit whose field is 0: from a zero start that bit would
+        # stay 0; B is ±1 after every B-step (sign(0) = +1).
+        new = torch.where(new == 0, 1., new)
         after = exact(new)
         changed = float((new != old).double().mean())
         self.codes.copy_(new)

@@ -45,6 +45,27 @@ def _sign(codes: torch.Tensor) -> torch.Tensor:
     return torch.where(codes >= 0, 1., -1.).to(codes.dtype)
 
 
+def gradient_shares(losses: Dict[str, torch.Tensor], outputs: torch.Tensor,
+                    stream: str) -> Dict[str, torch.Tensor]:
+    """Each term's share of the summed per-term gradient norms on a
+    stream's outputs, ``||dL_t/dF|| / sum_u ||dL_u/dF||``: which terms
+    drive the update (a term with a tiny share is nearly inactive).
+
+    Gradients only down to the outputs (not through the network); the
+    graph is kept for the real backward.
+    """
+    terms = [t for t, v in losses.items() if v.requires_grad]
+    grads = [
+        torch.autograd.grad(losses[t], outputs, retain_graph=True,
+                            allow_unused=True)[0] for t in terms
+    ]
+    norms = torch.stack([
+        g.norm() if g is not None else outputs.new_zeros(()) for g in grads
+    ]).detach()
+    shares = norms / norms.sum().clamp_min(torch.finfo(norms.dtype).tiny)
+    return {f'grad_share_{t}_{stream}': v for t, v in zip(terms, shares)}
+
+
 def _choice(value, allowed, key):
     if value not in allowed:
         raise ValueError(f'DualAsymmetricHasher: {key} must be one of '
@@ -92,19 +113,23 @@ class DualAsymmetricHasher(BaseModel):
             Loss configs; None drops the term. ``code_loss`` is
             ``AsymmetricInnerProductLoss`` (regression) or
             ``AsymmetricPairwiseLogisticLoss`` (logistic form).
-        tanh_in_gap (bool): Gap on tanh(F) instead of F. Defaults to False.
+        tanh_in_gap (bool): Gap on tanh(F) (as the third-party DADH code
+            and ADSH apply it) instead of the raw F. Defaults to True.
         loss_normalization (str): ``'objective'``: every term is the rows-I
             part of J divided by |I|·N (J's relative weights, ADSH's code);
             ``'per_term'``: pair terms mean over pairs, gap mean over rows,
             balance divided by N². Defaults to 'objective'.
-        alternation (str): ``'epoch'`` (f for ``alternation_period``
-            epochs, then g), ``'iter'`` (same per iteration) or ``'joint'``
-            (both every iteration). Defaults to 'epoch'.
+        alternation (str): ``'joint'`` (both streams on every batch, f
+            first, then g against f's outputs of this batch: every source
+            trains both networks on every batch), ``'epoch'`` (f for
+            ``alternation_period`` epochs, then g) or ``'iter'`` (the same
+            per iteration). Defaults to 'joint'.
         alternation_period (int): Epochs/iterations per turn. Defaults to 1.
         column_sample (int, optional): Sample this many of the N columns per
             iteration for the pair terms (unbiased); None uses all N.
         query_code, database_code (str): Test-time code: ``'f'``, ``'g'``
-            or ``'sum'`` (sign(F + G)). Default 'sum'.
+            or ``'sum'`` (sign(F + G)). Default 'f' (the sources take codes
+            from one network).
         learned_database_codes (bool): Database items that are training
             items (matched by ``id_key`` in their metainfo) take their row
             of B. Defaults to False.
@@ -112,8 +137,14 @@ class DualAsymmetricHasher(BaseModel):
             Defaults to 'pool_index' (add it to PackHashInputs' meta_keys).
         num_train (int): Initial N (resized when a training set is attached
             or a checkpoint loaded). Defaults to 0.
+        code_init (str): Initial B, ``'zeros'`` (third-party code) or
+            ``'random'`` (seeded ±1, ADSH). Defaults to 'zeros'.
         code_init_seed (int): Seed of the random ±1 initial B (the same on
             every rank). Defaults to 0.
+        grad_share_interval (int): Every this many iterations, log each
+            term's share of the gradient norm on the stream's outputs
+            (``grad_share_<term>_<stream>``: how much of the update each
+            term drives); 0 turns it off. Defaults to 0.
         data_preprocessor (dict, optional): Defaults to ClsDataPreprocessor.
         init_cfg (dict, optional): Initialization config.
     """
@@ -132,17 +163,19 @@ class DualAsymmetricHasher(BaseModel):
                      type='FeatureCodeGapLoss', loss_weight=100.),
                  balance_loss: Optional[dict] = dict(
                      type='BitBalanceLoss', loss_weight=10.),
-                 tanh_in_gap: bool = False,
+                 tanh_in_gap: bool = True,
                  loss_normalization: str = 'objective',
-                 alternation: str = 'epoch',
+                 alternation: str = 'joint',
                  alternation_period: int = 1,
                  column_sample: Optional[int] = None,
-                 query_code: str = 'sum',
-                 database_code: str = 'sum',
+                 query_code: str = 'f',
+                 database_code: str = 'f',
                  learned_database_codes: bool = False,
                  id_key: str = 'pool_index',
                  num_train: int = 0,
+                 code_init: str = 'zeros',
                  code_init_seed: int = 0,
+                 grad_share_interval: int = 0,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         data_preprocessor = dict(data_preprocessor or {})
@@ -187,9 +220,14 @@ class DualAsymmetricHasher(BaseModel):
         self.database_code = _choice(database_code, sources, 'database_code')
         self.learned_database_codes = learned_database_codes
         self.id_key = id_key
+        if grad_share_interval < 0:
+            raise ValueError('grad_share_interval must be >= 0, got '
+                             f'{grad_share_interval}')
+        self.grad_share_interval = grad_share_interval
         self.epoch, self.iter = 0, 0
         self.code_bank = TrainingCodeBank(k, tuple(self.streams), num_classes,
-                                          num_train, code_init_seed)
+                                          num_train, code_init_seed,
+                                          code_init)
 
     # ------------------------------------------------------------------
     # Structure and state
@@ -286,7 +324,11 @@ class DualAsymmetricHasher(BaseModel):
             offset = own.sum(0) - own[indices].sum(0)
             losses['balance'] = self.balance_loss(
                 raw, offset, avg_factor=n * total if objective else total**2)
-        return {f'loss_{term}_{name}': v for term, v in losses.items()}
+        out = {f'loss_{term}_{name}': v for term, v in losses.items()}
+        if self.grad_share_interval and \
+                self.iter % self.grad_share_interval == 0:
+            out.update(gradient_shares(losses, raw, name))
+        return out
 
     def _optimizer_groups(self, optim_wrapper):
         """(wrapper, module, streams) triples to update this iteration."""
