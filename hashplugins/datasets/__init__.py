@@ -6,6 +6,8 @@ Importing this package registers every class below into mmpretrain's
 from . import transforms
 from .base import Pool, SingleLabelHashingDataset
 from .cifar10 import CIFAR10Hashing
+from .collate import CollatedSamples, hash_collate
+from .decoded_cache import DecodedCacheDataset
 from .digits import MNIST5kHashing, MNISTHashing, USPSHashing
 from .image_folder import ImageFolderDomain, PACSDomain
 from .list_file import HashingListDataset, parse_hashing_list
@@ -24,7 +26,8 @@ __all__ = [
     'PACSDomain', 'HashingListDataset', 'parse_hashing_list',
     'QueryDatabaseDataset', 'STANDARD_PROTOCOLS', 'per_class_protocol',
     'load_or_create_split', 'make_single_label_split', 'PackHashInputs',
-    'TransferPairDataset', 'transfer_collate'
+    'TransferPairDataset', 'transfer_collate', 'hash_collate',
+    'CollatedSamples', 'DecodedCacheDataset'
 ]
 from .semi_supervised import (  # noqa: E402,F401
     SemiSupervisedDataset, semi_supervised_collate)

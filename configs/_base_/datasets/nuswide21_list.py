@@ -37,6 +37,9 @@ test_pipeline = [
 train_dataloader = dict(
     batch_size=32,
     num_workers=4,
+    # One stacked image tensor per batch: cheap to send from workers, same
+    # preprocessed inputs as pseudo_collate (hashplugins/datasets/collate.py).
+    collate_fn=dict(type='hash_collate'),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
@@ -48,6 +51,7 @@ train_dataloader = dict(
 val_dataloader = dict(
     batch_size=64,
     num_workers=4,
+    collate_fn=dict(type='hash_collate'),
     dataset=dict(
         type='QueryDatabaseDataset',
         query=dict(

@@ -39,6 +39,9 @@ test_pipeline = [
 train_dataloader = dict(
     batch_size=32,
     num_workers=2,
+    # One stacked image tensor per batch: cheap to send from workers, same
+    # preprocessed inputs as pseudo_collate (hashplugins/datasets/collate.py).
+    collate_fn=dict(type='hash_collate'),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
@@ -52,6 +55,7 @@ train_dataloader = dict(
 val_dataloader = dict(
     batch_size=64,
     num_workers=2,
+    collate_fn=dict(type='hash_collate'),
     dataset=dict(
         type='QueryDatabaseDataset',
         query=dict(

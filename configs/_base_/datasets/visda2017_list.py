@@ -65,12 +65,16 @@ target_train_dataset = dict(
 train_dataloader = dict(
     batch_size=32,
     num_workers=4,
+    # One stacked image tensor per batch: cheap to send from workers, same
+    # preprocessed inputs as pseudo_collate (hashplugins/datasets/collate.py).
+    collate_fn=dict(type='hash_collate'),
     dataset=source_train_dataset,
     sampler=dict(type='DefaultSampler', shuffle=True))
 
 val_dataloader = dict(
     batch_size=64,
     num_workers=4,
+    collate_fn=dict(type='hash_collate'),
     dataset=dict(
         type='QueryDatabaseDataset',
         query=dict(
