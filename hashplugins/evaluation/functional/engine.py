@@ -32,6 +32,34 @@ def _check_inputs(query_codes, db_codes, query_labels, db_labels):
                              f'{codes.shape[0]} {name} codes')
 
 
+def choose_backend(backend: str,
+                   query_codes,
+                   db_codes,
+                   device: Optional[str] = None) -> str:
+    """The backend :func:`run_pass` uses: ``'numpy'`` or ``'torch'``.
+
+    ``'auto'`` picks torch only where the work is on an accelerator (an
+    explicit non-CPU ``device``, or codes held there) and numpy on the CPU,
+    where it is the faster of the two (``benchmarks/results/
+    torch_backend.md``); an explicit ``device='cpu'`` means the CPU even
+    for accelerator tensors. A non-CPU ``device`` makes it torch whatever
+    ``backend`` says (numpy cannot run there).
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f'backend must be one of {BACKENDS}; got '
+                         f'{backend!r}')
+    if device is not None:
+        if str(device).split(':')[0] != 'cpu':
+            return 'torch'
+        return 'torch' if backend == 'torch' else 'numpy'
+    if backend != 'auto':
+        return backend
+    on_device = any(
+        is_tensor(c) and c.device.type != 'cpu'
+        for c in (query_codes, db_codes))
+    return 'torch' if on_device else 'numpy'
+
+
 def run_pass(query_codes: ArrayLike,
              db_codes: ArrayLike,
              query_labels: ArrayLike,
@@ -51,9 +79,10 @@ def run_pass(query_codes: ArrayLike,
         requests: The metrics to compute.
         backend: ``'numpy'`` (CPU), ``'torch'`` (the codes' device, CPU
             included) or ``'auto'`` (torch for tensors on an accelerator,
-            numpy otherwise).
+            numpy otherwise; :func:`choose_backend`).
         block_size: Queries per block; default keeps the distance block
-            near 32 MB (numpy) or 256 MB (torch).
+            near 32 MB (numpy) or a block's working memory near 256 MB
+            on the CPU and 1 GB on accelerators (torch).
         max_candidates: Ranked-prefix items handled at once (numpy).
         device: A torch device (e.g. ``'cuda'``) to compute on with the
             torch backend, moving the codes there; ``None`` or ``'cpu'``
@@ -62,17 +91,10 @@ def run_pass(query_codes: ArrayLike,
     Returns:
         One dict per request, in order.
     """
-    if backend not in BACKENDS:
-        raise ValueError(f'backend must be one of {BACKENDS}; got '
-                         f'{backend!r}')
+    chosen = choose_backend(backend, query_codes, db_codes, device)
     _check_inputs(query_codes, db_codes, query_labels, db_labels)
     labels = prepare_labels(query_labels, db_labels)
-    on_device = any(
-        is_tensor(c) and c.device.type != 'cpu'
-        for c in (query_codes, db_codes))
-    if device is not None and str(device).split(':')[0] != 'cpu':
-        backend = 'torch'
-    if backend == 'torch' or (backend == 'auto' and on_device):
+    if chosen == 'torch':
         # Imported here so that numpy-only use never needs torch.
         from .torch_backend import torch_block_stats
         blocks = torch_block_stats(query_codes, db_codes, labels, requests,
