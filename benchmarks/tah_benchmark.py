@@ -65,7 +65,7 @@ TASKS = {
         'training images; 140 queries vs 2,204 database), 128 px JPEGs '
         'resized to 72, 64 px crops'),
 }
-VARIANTS = ('tah', 'tah-a', 'tah-t')
+VARIANTS = ('tah', 'tah-released', 'tah-a', 'tah-t')
 METRICS = ('hashing/MAP@H<=2', 'hashing/mAP@all')
 
 
@@ -83,12 +83,13 @@ def _replace_roots(node, roots):
 
 
 def run_one(task: str, variant: str, bits: int, seed: int,
-            work_root: str, config: str = None) -> dict:
+            work_root: str, config: str = None, probe: bool = False) -> dict:
     """Train and evaluate one config; return its metrics and timing.
 
     ``config`` (a path pattern relative to the repository with ``{bits}``)
     replaces the task's TAH config pattern (used by other methods'
-    benchmarks on the same tasks).
+    benchmarks on the same tasks). ``probe`` adds the
+    :func:`alignment_probe` numbers.
     """
     spec = TASKS[task]
     pattern = config or spec['config']
@@ -120,13 +121,106 @@ def run_one(task: str, variant: str, bits: int, seed: int,
     if missing:
         raise KeyError(f'{name}: metric(s) {missing} not reported; got '
                        f'{sorted(metrics)}')
+    alignment = alignment_probe(runner.model, task, seed) if probe else {}
     return dict(
         task=task, variant=variant, bits=bits, seed=seed,
         config=osp.relpath(path, REPO),
         max_iters=int(cfg.train_cfg.max_iters),
         **{m.split('/')[-1]: float(metrics[m]) for m in METRICS},
+        **alignment,
         train_s=round(train_s, 1), total_s=round(total_s, 1),
         load_average_after=round(os.getloadavg()[0], 2))
+
+
+#: Images per domain the alignment probe encodes (fewer if a domain's
+#: training set is smaller).
+PROBE_IMAGES = 1000
+_PROBE_DATA = {}
+
+
+def _probe_datasets(task: str):
+    """The task's source and target training sets (the TAH config's
+    TransferPairDataset parts, training pipeline), built once per task:
+    the same images for every variant, TAH-A included."""
+    if task not in _PROBE_DATA:
+        from mmpretrain.registry import DATASETS
+        spec = TASKS[task]
+        cfg = Config.fromfile(
+            osp.join(REPO, spec['config'].format(variant='tah', bits=16)))
+        roots = {k: osp.join(SHARED, v) for k, v in spec['roots'].items()}
+        _replace_roots(cfg.train_dataloader, roots)
+        pair = DATASETS.build(cfg.train_dataloader.dataset)
+        _PROBE_DATA[task] = (pair.source, pair.target)
+    return _PROBE_DATA[task]
+
+
+@torch.no_grad()
+def _encode(model, dataset, indices, batch: int = 100) -> torch.Tensor:
+    """Continuous codes (the hash head's output, what the discriminator
+    sees) of ``dataset[indices]``, model in eval mode."""
+    from mmengine.dataset import pseudo_collate
+    codes = []
+    for i in range(0, len(indices), batch):
+        data = pseudo_collate([dataset[int(j)] for j in indices[i:i + batch]])
+        data = model.data_preprocessor(data, False)
+        codes.append(model.head(model.extract_feat(data['inputs'])))
+    return torch.cat(codes).float()
+
+
+def _fresh_domain_accuracy(codes: torch.Tensor, domains: torch.Tensor,
+                           seed: int, steps: int = 300) -> float:
+    """Held-out accuracy of a new domain classifier (b-256-1 MLP, Adam,
+    full batch) trained on half of the frozen codes: 0.5 means the
+    domains cannot be told apart from the codes."""
+    gen = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(codes), generator=gen)
+    train, test = order[:len(order) // 2], order[len(order) // 2:]
+    torch.manual_seed(seed)
+    net = torch.nn.Sequential(
+        torch.nn.Linear(codes.shape[1], 256), torch.nn.ReLU(),
+        torch.nn.Linear(256, 1))
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    x, y = codes[train], domains[train].float()
+    for _ in range(steps):
+        opt.zero_grad()
+        torch.nn.functional.binary_cross_entropy_with_logits(
+            net(x).squeeze(1), y).backward()
+        opt.step()
+    with torch.no_grad():
+        pred = net(codes[test]).squeeze(1) > 0
+    return float((pred == domains[test].bool()).float().mean())
+
+
+def alignment_probe(model, task: str, seed: int) -> dict:
+    """Does adversarial alignment happen? On equal numbers of source and
+    target training images: the trained discriminator's domain accuracy
+    (where the model has one) and a fresh classifier's held-out accuracy
+    on the frozen continuous and binary codes (0.5: indistinguishable)."""
+    import numpy as np
+    source, target = _probe_datasets(task)
+    num = min(PROBE_IMAGES, len(source), len(target))
+    rng = np.random.RandomState(1000 + seed)
+    was_training = model.training
+    model.eval()
+    try:
+        codes = torch.cat([
+            _encode(model, source, rng.permutation(len(source))[:num]),
+            _encode(model, target, rng.permutation(len(target))[:num])])
+        domains = torch.cat([torch.zeros(num), torch.ones(num)]).long()
+        out = dict(probe_images_per_domain=num)
+        heads = getattr(model, 'transfer_heads', None) or {}
+        if 'domain' in heads:
+            with torch.no_grad():
+                pred = heads['domain'](codes) > 0
+            out['disc_acc'] = float((pred == domains.bool()).float().mean())
+        else:
+            out['disc_acc'] = None
+        out['fresh_acc_codes'] = _fresh_domain_accuracy(codes, domains, seed)
+        out['fresh_acc_bits'] = _fresh_domain_accuracy(
+            torch.where(codes >= 0, 1., -1.), domains, seed)
+    finally:
+        model.train(was_training)
+    return out
 
 
 def chance_level(task: str, bits: int, draws: int = 5) -> dict:
@@ -192,12 +286,20 @@ def summarize(runs):
             key = m.split('/')[-1]
             row[key + '_mean'], row[key + '_std'] = _mean_std(
                 [r[key] for r in rs])
+        for key in PROBE_KEYS:
+            values = [r[key] for r in rs if r.get(key) is not None]
+            if values:
+                row[key + '_mean'], row[key + '_std'] = _mean_std(values)
         rows.append(row)
     return rows
 
 
+#: The alignment probe's numbers (runs without them are older runs).
+PROBE_KEYS = ('disc_acc', 'fresh_acc_codes', 'fresh_acc_bits')
+
+
 def comparisons(rows, reference: str = 'tah',
-                others=('tah-a', 'tah-t')):
+                others=('tah-released', 'tah-a', 'tah-t')):
     """Per task and code length: is ``reference``'s mean above each of
     ``others``'? Keys ``<reference>_minus_other``, ``<reference>_higher``.
     """
@@ -256,6 +358,27 @@ def results_lines(result) -> list:
             f"{_fmt(r['mAP@all_mean'], r['mAP@all_std'])} | "
             f"{r['train_s_mean']} | "
             f"`{configs[(r['task'], r['bits'], r['variant'])]}` |")
+    probed = [r for r in result['summary'] if 'fresh_acc_codes_mean' in r]
+    if probed:
+        lines += [
+            '', 'Alignment probe (after training, on '
+            f'{PROBE_IMAGES:,} source + {PROBE_IMAGES:,} target training '
+            'images, fewer where a domain has fewer): domain accuracy of the '
+            "trained discriminator, and held-out accuracy of a fresh b-256-1 "
+            'classifier trained on half of the frozen continuous codes / of '
+            'their signs. 0.5 = the domains cannot be told apart; TAH-A and '
+            'TAH-t rows show how separable the domains are without (TAH-A) '
+            'or with a different pairwise loss.', '',
+            '| task | bits | variant | discriminator acc. | fresh, codes | '
+            'fresh, bits |', '|---|---|---|---|---|---|']
+        for r in probed:
+            disc = (_fmt(r['disc_acc_mean'], r['disc_acc_std'])
+                    if 'disc_acc_mean' in r else 'no discriminator')
+            lines.append(
+                f"| {r['task']} | {r['bits']} | {r['variant']} | {disc} | "
+                f"{_fmt(r['fresh_acc_codes_mean'], r['fresh_acc_codes_std'])}"
+                f" | {_fmt(r['fresh_acc_bits_mean'], r['fresh_acc_bits_std'])}"
+                ' |')
     chance = result.get('chance', {})
     if chance:
         lines += ['', 'Random ±1 codes on the same queries and database '
@@ -287,7 +410,7 @@ def comparison_lines(comparisons_, reference: str, label: str) -> list:
 def to_markdown(result) -> str:
     hw = result['hardware']
     lines = [
-        '# TAH vs TAH-A vs TAH-t (CPU transfer tasks)', '',
+        '# TAH vs TAH-released vs TAH-A vs TAH-t (CPU transfer tasks)', '',
         f"Generated by `benchmarks/tah_benchmark.py` on {result['date']}.",
         '',
         f"Hardware: {hw['cpu']}, {hw['logical_cpus']} logical CPUs "
@@ -310,9 +433,12 @@ def to_markdown(result) -> str:
         'seed drives initialisation, data order, augmentation and dropout; '
         'the split is fixed (split seed 0).', '',
         'Variants (paper Table 3): TAH = t-distribution pairwise + '
-        'quantization + domain adversary; TAH-A = no adversary and no '
+        'quantization + domain adversary, reversal coefficient ramped as '
+        'the paper says; TAH-released = the same with the released '
+        "code's constant coefficient 1; TAH-A = no adversary and no "
         'target data; TAH-t = DHN inner-product pairwise loss instead of '
-        'the t-distribution loss.', '',
+        'the t-distribution loss. Transfer batches drop the last partial '
+        'batch of each pass.', '',
     ]
     lines += results_lines(result)
     lines += ['', '## Does TAH beat both ablations? (paper: yes)', '']
@@ -380,7 +506,7 @@ def main(argv=None) -> int:
     # Seeds outermost: a partial result holds complete seeds first.
     todo.sort(key=lambda k: (k[3], k[0], k[2], VARIANTS.index(k[1])))
     for i, (task, variant, bits, seed) in enumerate(todo, 1):
-        run = run_one(task, variant, bits, seed, args.work_dir)
+        run = run_one(task, variant, bits, seed, args.work_dir, probe=True)
         runs.append(run)
         print(f'[{i}/{len(todo)}] {task} {variant} {bits} bits seed {seed}: '
               f"MAP@H<=2 {run['MAP@H<=2']:.4f} mAP@all "
