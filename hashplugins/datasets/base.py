@@ -22,10 +22,11 @@ import numpy as np
 from mmpretrain.datasets import BaseDataset
 
 from .protocols import resolve_protocol
-from .splits import Split, load_or_create_split
+from .splits import Split, carve_validation, load_or_create_split
 from .utils import pipeline_loads_files, prepare_naming_sample
 
-SPLITS = ('train', 'query', 'database', 'all')
+SPLITS = ('train', 'val', 'query', 'database', 'all')
+VALIDATION_KEYS = ('num_per_class', 'seed')
 
 
 @dataclass
@@ -60,8 +61,15 @@ class SingleLabelHashingDataset(BaseDataset):
     ``PROTOCOL_ALIASES``, ``DEFAULT_PROTOCOL`` and ``IN_MEMORY``, and
     implement :meth:`load_pool`.
 
+    A validation set for tuning can be cut from the training split
+    (``validation=dict(num_per_class=..., seed=...)``): ``split='val'`` is
+    that held-out part and ``split='train'`` the rest; a validation protocol
+    retrieves ``'val'`` queries from the ``'train'`` images
+    (``configs/_base_/datasets/validation/``, docs/datasets.md).
+
     Args:
-        split (str): 'train', 'query', 'database', or 'all' (whole pool).
+        split (str): 'train', 'val' (needs ``validation``), 'query',
+            'database', or 'all' (whole pool).
         protocol (str | dict, optional): Protocol name from ``PROTOCOLS``
             (or an alias), or a protocol dict; None = ``DEFAULT_PROTOCOL``.
         seed (int): Seed of the split.
@@ -69,6 +77,11 @@ class SingleLabelHashingDataset(BaseDataset):
             ``$HASHPLUGINS_CACHE/splits/<pool>/<protocol>_seed<seed>``.
         domain_id (int, optional): Put ``domain=domain_id`` in every data
             info (0 = source, 1 = target in transfer settings).
+        validation (dict, optional): ``num_per_class`` (int) and ``seed``
+            (int, default 0) of a validation set cut per class from the
+            training split (:func:`~hashplugins.datasets.splits.
+            carve_validation`); 'train' then excludes it. Ignored by
+            'query' and 'database'. None: no validation set.
         **kwargs: Passed to :class:`mmpretrain.datasets.BaseDataset`
             (``pipeline``, ``test_mode``, ``lazy_init``, ``indices``, ...).
     """
@@ -87,11 +100,27 @@ class SingleLabelHashingDataset(BaseDataset):
                  seed: int = 0,
                  split_dir: Optional[str] = None,
                  domain_id: Optional[int] = None,
+                 validation: Optional[dict] = None,
                  **kwargs):
         owner = type(self).__name__
         if split not in SPLITS:
             raise ValueError(f'{owner}: split={split!r} is not one of '
                              f'{SPLITS}')
+        if validation is not None:
+            if not isinstance(validation, dict) or \
+                    'num_per_class' not in validation or \
+                    set(validation) - set(VALIDATION_KEYS):
+                raise ValueError(
+                    f'{owner}: validation must be a dict with num_per_class '
+                    f'(and optionally seed), got {validation!r}')
+        elif split == 'val':
+            raise ValueError(
+                f"{owner}: split='val' needs validation=dict(num_per_class="
+                '..., seed=...), the validation set cut from the training '
+                'split')
+        if split == 'all' and validation is not None:
+            raise ValueError(f"{owner}: validation does not apply to "
+                             "split='all' (the whole pool)")
         if domain_id is not None and not isinstance(domain_id, int):
             raise TypeError(f'{owner}: domain_id must be an int (0 = source, '
                             f'1 = target), got {domain_id!r}')
@@ -105,6 +134,7 @@ class SingleLabelHashingDataset(BaseDataset):
         self.seed = seed
         self.split_dir = split_dir
         self.domain_id = domain_id
+        self.validation = None if validation is None else dict(validation)
         self.protocol_name, self.protocol = resolve_protocol(
             protocol, self.PROTOCOLS, self.DEFAULT_PROTOCOL,
             self.PROTOCOL_ALIASES, owner)
@@ -133,7 +163,13 @@ class SingleLabelHashingDataset(BaseDataset):
         """Pool indices of this dataset's split (or all for 'all')."""
         if self.split == 'all':
             return np.arange(len(pool.labels))
-        return self.load_split(pool)[self.split]
+        if self.validation is None or self.split not in ('train', 'val'):
+            return self.load_split(pool)[self.split]
+        fit, val = carve_validation(
+            self.load_split(pool)['train'], pool.labels,
+            self.validation['num_per_class'],
+            self.validation.get('seed', 0))
+        return fit if self.split == 'train' else val
 
     def load_data_list(self) -> List[dict]:
         """Load the pool, cut the split, and build the data infos."""
@@ -196,6 +232,9 @@ class SingleLabelHashingDataset(BaseDataset):
         if self.split != 'all':
             body.append(f'Protocol: \t{self.protocol_name} {self.protocol}')
             body.append(f'Seed: \t{self.seed}')
+            if self.validation is not None and self.split in ('train',
+                                                              'val'):
+                body.append(f'Validation: \t{self.validation}')
         if self.pool_size is not None:
             body.append(f'Pool size: \t{self.pool_size}')
         return body

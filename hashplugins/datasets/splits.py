@@ -113,6 +113,52 @@ def make_single_label_split(labels: Sequence[int],
     }
 
 
+def carve_validation(train: Sequence[int],
+                     labels: Sequence[int],
+                     num_per_class: int,
+                     seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
+    """Cut a validation set out of the training images, per class.
+
+    Knobs are tuned on these held-out training images (queries: the
+    validation part, database: the rest of the training set), never on the
+    protocol's queries. ``np.random.RandomState`` for the same reason as
+    :func:`make_single_label_split`: a seed gives the same cut everywhere.
+
+    Args:
+        train (Sequence[int]): Pool indices of the training split.
+        labels (Sequence[int]): Class of every *pool* image.
+        num_per_class (int): Validation images per class (>= 1); every
+            class must keep at least one training image.
+        seed (int): Seed of the permutation of the training split.
+
+    Returns:
+        tuple: ``(fit, val)`` pool indices: the training split without the
+        validation images (in the training split's order) and the
+        validation images (in the permutation's order).
+
+    Raises:
+        ValueError: On a bad count or a class with too few training images.
+    """
+    if isinstance(num_per_class, bool) or not isinstance(
+            num_per_class, (int, np.integer)) or num_per_class < 1:
+        raise ValueError('validation num_per_class must be an int >= 1, got '
+                         f'{num_per_class!r}')
+    train = np.asarray(train, dtype=np.int64)
+    labels = _as_labels(labels)
+    train_labels = labels[train]
+    perm = np.random.RandomState(seed).permutation(len(train))
+    is_val = np.zeros(len(train), bool)
+    for c in np.unique(train_labels):
+        members = perm[train_labels[perm] == c]
+        if len(members) <= num_per_class:
+            raise ValueError(
+                f'class {c} has {len(members)} training images; a validation '
+                f'set of {num_per_class} per class would leave none to train '
+                'on: choose a smaller validation num_per_class')
+        is_val[members[:num_per_class]] = True
+    return train[~is_val], train[perm[is_val[perm]]]
+
+
 def make_partition_split(partitions: Mapping[str, Sequence[int]],
                          spec: Mapping) -> Split:
     """Make a fixed split out of named partitions (e.g. official train/test).
