@@ -37,11 +37,14 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Optional
 
 from bench_utils import cpu_name
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = osp.join(REPO, 'configs', 'dadh', 'dadh_lenet5_mnist_16bit.py')
+VALIDATION_CONFIG = osp.join(REPO, 'configs', 'dadh',
+                             'dadh_lenet5_mnist-val_16bit.py')
 SHARED = os.environ.get('HASHPLUGINS_DATA',
                         osp.join(REPO, '..', 'shared', 'data'))
 RESULTS = osp.join(REPO, 'benchmarks', 'results')
@@ -49,6 +52,42 @@ RESULTS = osp.join(REPO, 'benchmarks', 'results')
 # single_stream: one stream, the same epochs (half the passes);
 # single_stream_2x: one stream, twice the epochs (DADH's passes).
 VARIANTS = ('dadh', 'single_stream', 'single_stream_2x')
+def _pilot(eta: float, init: str, gap: str, bstep: str) -> dict:
+    """Overrides setting DADH's four disputed knobs explicitly (so a pilot
+    means the same whatever the shipped defaults are): balance weight eta,
+    initial B, the gap on tanh(F) or raw F, B-step after every batch
+    ('iter') or every epoch ('epoch')."""
+    return dict(
+        model=dict(
+            balance_loss=dict(type='BitBalanceLoss', loss_weight=eta)
+            if eta else None,
+            code_init=init,
+            tanh_in_gap=gap == 'tanh'),
+        code_hook=dict(by_epoch=bstep == 'epoch', interval=1))
+
+
+#: Knob pilots, run on the validation config (500 held-out training
+#: images retrieve from the other 4,500): name -> the knobs it sets.
+#: eta10_zeros_tanh_iter was the default of commit 23991dc (it collapsed);
+#: eta1_random_raw_epoch is the earlier joint variant (~0.94 on the test
+#: queries in an older benchmark).
+PILOTS = {
+    f'eta{eta:g}_{init}_{gap}_{bstep}': _pilot(eta, init, gap, bstep)
+    for eta, init, gap, bstep in [
+        (10, 'zeros', 'tanh', 'iter'),
+        (1, 'zeros', 'tanh', 'iter'),
+        (0, 'zeros', 'tanh', 'iter'),
+        (10, 'zeros', 'tanh', 'epoch'),
+        (10, 'random', 'tanh', 'iter'),
+        (10, 'zeros', 'raw', 'iter'),
+        (1, 'random', 'raw', 'epoch'),
+        (1, 'zeros', 'tanh', 'epoch'),
+        (1, 'random', 'tanh', 'epoch'),
+        (1, 'random', 'tanh', 'iter'),
+        (1, 'zeros', 'raw', 'iter'),
+    ]
+}
+
 #: Iterations between the logged gradient shares of DADH's terms.
 GRAD_SHARE_INTERVAL = 10
 
@@ -101,19 +140,31 @@ def code_map(outputs, labels, splits, source: str) -> float:
     return float(out['mAP@all'])
 
 
-def quality_run(variant: str, bits: int, seed: int, epochs: int) -> dict:
+def quality_run(variant: str, bits: int, seed: int, epochs: int,
+                knobs: Optional[dict] = None) -> dict:
     """Train and evaluate one configuration; returns mAP (per code source
-    for DADH), the logged gradient shares and timings."""
+    for DADH), the logged gradient shares and timings.
+
+    With ``knobs`` (a pilot run: ``model`` and ``code_hook`` entries merged
+    into the config's model and DADHCodeUpdateHook) the validation config
+    is used: held-out training images retrieve from the training images
+    the model is trained on; the protocol's queries are never touched.
+    """
     _setup_child()
     from mmengine.config import Config
     from mmengine.runner import Runner
 
-    cfg = Config.fromfile(CONFIG)
+    cfg = Config.fromfile(CONFIG if knobs is None else VALIDATION_CONFIG)
     root = osp.join(SHARED, 'mnist')
     cfg.train_dataloader.dataset.data_root = root
     for part in ('query', 'database'):
         cfg.val_dataloader.dataset[part].data_root = root
     cfg.test_dataloader = cfg.val_dataloader
+    if knobs is not None:
+        cfg.model.update(knobs.get('model', {}))
+        hook = next(h for h in cfg.custom_hooks
+                    if h['type'] == 'DADHCodeUpdateHook')
+        hook.update(knobs.get('code_hook', {}))
     for name in ('stream_f', 'stream_g'):
         cfg.model[name].head.num_bits = bits
     if variant.startswith('single_stream'):
@@ -144,14 +195,18 @@ def quality_run(variant: str, bits: int, seed: int, epochs: int) -> dict:
         }
         start = time.perf_counter()
         model = runner.model
+        import torch
         outputs, labels, splits = _encode_eval_set(model, runner.val_dataloader)
         maps = {source: code_map(outputs, labels, splits, source)
                 for source in (('f', 'g', 'sum') if model.stream_g is not None
                                else ('f', ))}
         eval_s = time.perf_counter() - start
+        bank = model.code_bank
+        codes = dict(distinct_B=int(torch.unique(bank.codes, dim=0).shape[0]),
+                     B_bit_mean_abs=float(bank.codes.mean(0).abs().mean()))
     return dict(variant=variant, bits=bits, seed=seed, epochs=epochs,
-                mAP=maps['f'], mAP_by_code=maps, grad_shares=shares,
-                train_s=train_s, eval_s=eval_s)
+                knobs=knobs, mAP=maps['f'], mAP_by_code=maps,
+                grad_shares=shares, train_s=train_s, eval_s=eval_s, **codes)
 
 
 # ----------------------------------------------------------------------------
@@ -378,6 +433,31 @@ def write_markdown(result: dict, path: str) -> None:
                              f"{row['term'][len('grad_share_'):]} | "
                              f"{row['mean']:.3f} |")
             lines.append('')
+    if result.get('pilot'):
+        p = result['pilot_setup']
+        lines += [
+            '## Knob pilot on the validation split', '',
+            f"Config: {p['config']}. Data: {p['data']}. Budget: "
+            f"{p['budget']}. Each pilot changes the defaults as listed "
+            f"(JSON); mAP@all over codes f, g and sign(F + G); distinct B = "
+            f"distinct rows of the learned training codes at the end. "
+            f"Code: commit {p.get('commit')}.", '']
+        for name, knobs in p['knobs'].items():
+            lines.append(f'- {name}: `{json.dumps(knobs)}`')
+        lines += ['', '| pilot | bits | mAP@all (mean ± std) | seeds | '
+                  'per seed | distinct B |', '|---|---|---|---|---|---|']
+        distinct = {}
+        for r in result['pilot_runs']:
+            distinct.setdefault((r['variant'], r['bits']), []).append(
+                str(r.get('distinct_B')))
+        for row in result['pilot']:
+            values = ', '.join(f'{v:.4f}' for v in row['values'])
+            name = row['variant'].rsplit(' (', 1)[0]
+            lines.append(f"| {row['variant']} | {row['bits']} | "
+                         f"{row['mean']:.4f} ± {row['std']:.4f} | "
+                         f"{row['seeds']} | {values} | "
+                         f"{', '.join(distinct[(name, row['bits'])])} |")
+        lines.append('')
     if result.get('code_update'):
         epoch = result['epoch_estimate']
         lines += [
@@ -435,6 +515,10 @@ def main():
     parser.add_argument('--code-bits', type=int, default=64)
     parser.add_argument('--sweeps', type=int, default=3)
     parser.add_argument('--skip-quality', action='store_true')
+    parser.add_argument(
+        '--pilot', nargs='*', metavar='NAME',
+        help='run the knob pilots (all of PILOTS, or these) on the '
+        'validation config, with --seeds and --bits')
     parser.add_argument('--skip-speed', action='store_true')
     parser.add_argument(
         '--keep-existing', action='store_true',
@@ -457,6 +541,29 @@ def main():
         result['quality_setup'].setdefault(
             'commit', result.get('hardware', {}).get('commit'))
     result['hardware'] = hardware()
+    if args.pilot is not None:
+        names = args.pilot or list(PILOTS)
+        jobs = [dict(variant=name, bits=b, seed=s, epochs=args.epochs,
+                     knobs=PILOTS[name])
+                for b in args.bits for s in args.seeds for name in names]
+        start = time.perf_counter()
+        with ThreadPoolExecutor(args.jobs) as pool:
+            runs = list(pool.map(lambda kw: _child('quality', **kw), jobs))
+        result['pilot_wall_s'] = result.get('pilot_wall_s', 0.) + (
+            time.perf_counter() - start)
+        # Pilots not rerun now are kept from earlier invocations.
+        runs = [r for r in result.get('pilot_runs', [])
+                if r['variant'] not in names] + runs
+        result['pilot_runs'] = runs
+        result['pilot'] = summarize_quality(runs)
+        result['pilot_setup'] = dict(
+            config='configs/dadh/dadh_lenet5_mnist-val_16bit.py',
+            data='MNIST protocol a training images only: 500 (50/class, '
+            'seeded) held out as validation queries, retrieving from the '
+            'other 4,500, which are the whole training set',
+            budget=f'{args.epochs} epochs, batch 64, Adam 1e-3 cosine',
+            knobs={r['variant']: r['knobs'] for r in runs},
+            commit=result['hardware']['commit'])
     if not args.skip_quality:
         if not osp.isdir(osp.join(SHARED, 'mnist')):
             sys.exit(f'no MNIST at {SHARED}/mnist: set HASHPLUGINS_DATA')
@@ -475,13 +582,14 @@ def main():
             '(500/class), 64,000 database images; 32x32 gray',
             model='LeNet-5 stream(s) from scratch, configs/dadh/'
             'dadh_lenet5_mnist_16bit.py with head.num_bits set (defaults: '
-            'both streams on every batch, B from zeros, B-step after every '
-            'batch, gap on tanh F); single_stream = the same with '
+            'both streams on every batch, B from seeded random +-1, B-step '
+            'after every epoch, gap on tanh F, eta = 1, chosen on the '
+            'validation split); single_stream = the same with '
             'stream_g=None',
             budget=f'batch 64, Adam 1e-3 cosine; dadh and single_stream '
             f'{args.epochs} epochs, single_stream_2x {2 * args.epochs} epochs '
             '= as many network forward/backward passes as dadh (two streams '
-            'per batch); the B-step after every batch in all',
+            'per batch); the B-step after every epoch in all',
             metric='mAP@all (stable tie order, the engine of '
             'HammingRetrievalMetric) over query and database codes '
             'sign(F) (dadh (f), single stream), sign(G) (dadh (g)) or '

@@ -1,7 +1,7 @@
 # Single-stream ablation of DADH: dadh_lenet5_mnist_16bit.py with stream g
 # removed. The cross-stream likelihood then pairs stream f with its own
 # buffered outputs; B, the code <-> feature term, the gap, the balance term
-# and the B-step (after every batch) are unchanged. Same backbone, data,
+# and the B-step (after every epoch) are unchanged. Same backbone, data,
 # epochs and optimizer: half DADH's network passes (DADH trains both
 # streams on every batch); the equal-compute ablation is
 # dadh-single-stream-20e_lenet5_mnist_16bit.py.

@@ -40,7 +40,7 @@ model = dict(
 
 # One Adam per stream (the spec's Theta_x / Theta_y steps), each the short
 # CPU schedule's optimizer; its cosine decay and 10 epochs (both streams on
-# every batch, a B-step after each) are inherited.
+# every batch, a B-step after each epoch) are inherited.
 stream_optim = {{_base_.optim_wrapper}}
 optim_wrapper = dict(
     _delete_=True,

@@ -23,7 +23,8 @@ model = dict(
 
 # One SGD per stream, each the shared SGD schedule's optimizer (pretrained
 # layers at the base lr, the new hash layer at 10x); its MultiStepLR and 50
-# epochs (both streams on every batch, a B-step after each) are inherited.
+# epochs (both streams on every batch, a B-step after each epoch) are
+# inherited.
 stream_optim = {{_base_.optim_wrapper}}
 optim_wrapper = dict(
     _delete_=True,

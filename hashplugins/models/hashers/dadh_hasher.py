@@ -137,8 +137,9 @@ class DualAsymmetricHasher(BaseModel):
             Defaults to 'pool_index' (add it to PackHashInputs' meta_keys).
         num_train (int): Initial N (resized when a training set is attached
             or a checkpoint loaded). Defaults to 0.
-        code_init (str): Initial B, ``'zeros'`` (third-party code) or
-            ``'random'`` (seeded ±1, ADSH). Defaults to 'zeros'.
+        code_init (str): Initial B, ``'random'`` (seeded ±1, ADSH) or
+            ``'zeros'`` (third-party code). Defaults to 'random' (chosen on
+            a validation split, configs/dadh/README.md).
         code_init_seed (int): Seed of the random ±1 initial B (the same on
             every rank). Defaults to 0.
         grad_share_interval (int): Every this many iterations, log each
@@ -162,7 +163,7 @@ class DualAsymmetricHasher(BaseModel):
                  gap_loss: Optional[dict] = dict(
                      type='FeatureCodeGapLoss', loss_weight=100.),
                  balance_loss: Optional[dict] = dict(
-                     type='BitBalanceLoss', loss_weight=10.),
+                     type='BitBalanceLoss', loss_weight=1.),
                  tanh_in_gap: bool = True,
                  loss_normalization: str = 'objective',
                  alternation: str = 'joint',
@@ -173,7 +174,7 @@ class DualAsymmetricHasher(BaseModel):
                  learned_database_codes: bool = False,
                  id_key: str = 'pool_index',
                  num_train: int = 0,
-                 code_init: str = 'zeros',
+                 code_init: str = 'random',
                  code_init_seed: int = 0,
                  grad_share_interval: int = 0,
                  data_preprocessor: Optional[dict] = None,
