@@ -7,10 +7,17 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    # Keep the latest 2 checkpoints and the best by the headline metric.
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=2),
+    # Keep the latest 2 checkpoints (and the best, with save_best). Written
+    # to a temporary name and renamed, older ones removed only afterwards:
+    # a kill or a full disk during a save never loses the last good one.
+    checkpoint=dict(
+        type='AtomicCheckpointHook', interval=1, max_keep_ckpts=2),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='VisualizationHook', enable=False),
+    # One training run per work_dir (work_dir/run.lock); a plain message
+    # when --resume finds no checkpoint. A default hook, not a custom one,
+    # because configs that set custom_hooks replace the base list.
+    work_dir_lock=dict(type='WorkDirLockHook'),
 )
 
 # Checkpoints hold only tensors and plain values, so they load with

@@ -45,8 +45,9 @@ train_cfg = dict(by_epoch=False, max_iters=30000)
 
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=100),
-    checkpoint=dict(type='CheckpointHook', interval=5000, by_epoch=False,
-                    max_keep_ckpts=2))
+    checkpoint=dict(
+        type='AtomicCheckpointHook', interval=5000, by_epoch=False,
+        max_keep_ckpts=2))
 custom_hooks = [
     dict(type='WeightsOnlyCheckpointHook'),
     dict(type='GANSampleGridHook', interval=5000, num_samples=64),

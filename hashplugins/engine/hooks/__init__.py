@@ -7,9 +7,12 @@ from .retrieval_grid_hook import RetrievalGridHook
 from .nonfinite_loss_hook import NonFiniteLossError, NonFiniteLossHook
 from .step_reseed_hook import StepReseedHook
 from .checkpoint_fit_hook import CheckpointFitHook
+from .atomic_checkpoint_hook import AtomicCheckpointHook, CheckpointWriteError
+from .work_dir_lock_hook import WorkDirLockedError, WorkDirLockHook
 
 __all__ = [
     'WeightsOnlyCheckpointHook', 'GradientReversalScheduleHook', 'grl_coeff',
     'NonFiniteLossError', 'NonFiniteLossHook', 'StepReseedHook',
-    'CheckpointFitHook'
+    'CheckpointFitHook', 'AtomicCheckpointHook', 'CheckpointWriteError',
+    'WorkDirLockHook', 'WorkDirLockedError'
 ]
