@@ -62,7 +62,17 @@ CONFIGS = {
     '{bits}bit_cpu.py',
     'real-triplets': 'configs/dsh_gans/real-triplets_r18s_cifar10-500pc_32px_'
     '{bits}bit_cpu.py',
+    'real-triplets-one-per-query': 'configs/dsh_gans/real-triplets-one-per-'
+    'query_r18s_cifar10-500pc_32px_{bits}bit_cpu.py',
+    'dsh-gans-no-adversary': 'configs/dsh_gans/dsh-gans-no-adversary_r18s_'
+    'cifar10-500pc_32px_{bits}bit_cpu.py',
 }
+# Variants with a GAN: their joint stage starts from the seed's pre-trained
+# generator and discriminator.
+GAN_VARIANTS = ('dsh-gans', 'dsh-gans-no-adversary')
+CONTROL = 'real-triplets'
+# Mean of the last iterations' logged losses, for the diagnosis.
+LOSS_WINDOW = 50
 RESULTS = osp.join(REPO, 'benchmarks', 'results')
 SMOKE = {}  # --smoke: iteration overrides for a quick end-to-end check
 METRIC = 'hashing/mAP@all'
@@ -70,6 +80,16 @@ DATA = ('CIFAR-10 from a lossy JPEG copy (shared/data/cifar10, PSNR ~30.5 dB '
         'vs the official pixels), protocol (b), split seed 0: 5,000 labelled '
         'training images (500/class), 54,000 unlabelled (database minus the '
         'labelled images), 1,000 queries (100/class)')
+
+
+def _commit() -> str:
+    import subprocess
+    try:
+        return subprocess.run(['git', 'rev-parse', '--short', 'HEAD'],
+                              cwd=REPO, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return 'unknown'
 
 
 def _point_data(cfg, database: int) -> None:
@@ -92,8 +112,9 @@ def _config(variant, bits, seed, work_dir, database):
     cfg.log_level = 'WARNING'
     cfg.train_cfg.val_interval = 10**9  # evaluate once, via runner.test()
     if SMOKE:
-        cfg.train_cfg.max_iters = SMOKE[variant]
-        if variant == 'dsh-gans':
+        gan = variant in GAN_VARIANTS
+        cfg.train_cfg.max_iters = SMOKE['gan' if gan else 'real']
+        if gan:
             cfg.model.pretrain_iters = SMOKE['pretrain']
     return cfg
 
@@ -125,7 +146,7 @@ def run_one(variant, bits, seed, work_root, database, gan=None) -> dict:
     name = f'{variant}_{bits}bit_seed{seed}'
     cfg = _config(variant, bits, seed, osp.join(work_root, name), database)
     iters = int(cfg.train_cfg.max_iters)
-    if variant == 'dsh-gans':
+    if variant in GAN_VARIANTS:
         iters -= int(cfg.model.pretrain_iters)
         cfg.train_cfg.max_iters = iters
         cfg.model.pretrain_iters = 0
@@ -138,14 +159,51 @@ def run_one(variant, bits, seed, work_root, database, gan=None) -> dict:
     runner = Runner.from_cfg(cfg)
     runner.train()
     train_s = time.perf_counter() - start
+    losses = final_losses(runner)
     metrics = runner.test()
     out = dict(variant=variant, bits=bits, seed=seed, iters=iters,
                mAP_all=float(metrics[METRIC]), train_s=round(train_s, 1),
                total_s=round(time.perf_counter() - start, 1),
-               load_average_after=round(os.getloadavg()[0], 2))
-    if variant == 'dsh-gans':
+               load_average_after=round(os.getloadavg()[0], 2),
+               final_losses=losses)
+    if variant in GAN_VARIANTS:
         out['grid'] = osp.join(cfg.work_dir, 'samples', f'iter_{iters}.png')
+        out['adversary_accuracy'] = adversary_accuracy(runner)
     return out
+
+
+def final_losses(runner) -> dict:
+    """Mean of each logged ``loss*`` over the last iterations."""
+    out = {}
+    for key, history in runner.message_hub.log_scalars.items():
+        name = key.split('/', 1)[-1]
+        if key.startswith('train/') and name.startswith('loss'):
+            out[name] = round(float(history.mean(LOSS_WINDOW)), 4)
+    return out
+
+
+@torch.no_grad()
+def adversary_accuracy(runner, num=500) -> dict:
+    """Accuracy of the CNN's adversary stream (real iff logit > 0) on
+    ``num`` query images and ``num`` fresh fakes of uniform classes: is
+    the stream still telling them apart at the end?"""
+    model = runner.model
+    model.eval()
+    dataset = runner.test_dataloader.dataset  # queries come first
+    batch = [dataset[i] for i in range(min(num, dataset.num_query))]
+    data = model.data_preprocessor(
+        dict(inputs=[b['inputs'] for b in batch],
+             data_samples=[b['data_samples'] for b in batch]), False)
+    _, real_logits, _ = model.hasher(data['inputs'])
+    labels = torch.nn.functional.one_hot(
+        torch.arange(num) % model.num_classes, model.num_classes).float()
+    fakes, _ = model.generate(num, labels)
+    _, fake_logits, _ = model.hasher(fakes)
+    model.train()
+    real = float((real_logits > 0).float().mean())
+    fake = float((fake_logits <= 0).float().mean())
+    return dict(real=round(real, 3), synthetic=round(fake, 3),
+                balanced=round((real + fake) / 2, 3))
 
 
 def chance_level(bits, database, draws=5) -> float:
@@ -175,8 +233,8 @@ def chance_level(bits, database, draws=5) -> float:
 
 def to_markdown(result) -> str:
     lines = [
-        '# DSH-GANs vs the same CNN on real triplets only (CIFAR-10, '
-        '500 labels/class)', '',
+        '# DSH-GANs vs the same CNN on real triplets only, and without its '
+        'adversary stream (CIFAR-10, 500 labels/class)', '',
         f"Data: {result['data']}. Evaluation: {result['evaluation']}.", '',
         f"Machine: {result['hardware']['cpu']}, "
         f"{result['hardware']['logical_cpus']} logical CPUs (shared), torch "
@@ -184,20 +242,41 @@ def to_markdown(result) -> str:
         f" thread(s); load average at start "
         f"{result['hardware']['load_average_at_start']}.", '',
         f"Schedule: {result['schedule']}", '',
-        '| bits | chance | real-triplets | DSH-GANs | difference | seeds |',
-        '|---|---|---|---|---|---|']
+        f"Defaults: {result.get('defaults', '')}", '',
+        '| bits | chance | ' + ' | '.join(CONFIGS) + ' | seeds |',
+        '|---|---|' + '---|' * len(CONFIGS) + '---|']
     for row in result['summary']:
-        lines.append(
-            f"| {row['bits']} | {row['chance']:.3f} | {row['real-triplets']}"
-            f" | {row['dsh-gans']} | {row['difference']} | {row['seeds']} |")
-    lines += ['', 'mean ± sample std over seeds; difference = DSH-GANs − '
-              'real-triplets, mean ± std of the per-seed differences.', '',
+        lines.append(f"| {row['bits']} | {row['chance']:.3f} | " + ' | '.join(
+            row[v] for v in CONFIGS) + f" | {row['seeds']} |")
+    lines += ['', f'Per-seed differences against {CONTROL} (mean ± std):', '',
+              '| bits | ' + ' | '.join(v for v in CONFIGS if v != CONTROL)
+              + ' |', '|---|' + '---|' * (len(CONFIGS) - 1)]
+    for row in result['summary']:
+        lines.append(f"| {row['bits']} | " + ' | '.join(
+            row['diff_' + v] for v in CONFIGS if v != CONTROL) + ' |')
+    lines += ['', 'mean ± sample std over seeds; a difference is the '
+              'variant minus ' + CONTROL + ' in the same seed.', '',
               '| variant | bits | seed | iters | mAP@all | train s | load |',
               '|---|---|---|---|---|---|---|']
     for r in result['runs']:
         lines.append(f"| {r['variant']} | {r['bits']} | {r['seed']} | "
                      f"{r['iters']} | {r['mAP_all']:.4f} | {r['train_s']} | "
                      f"{r['load_average_after']} |")
+    diag = [r for r in result['runs'] if r.get('adversary_accuracy')]
+    if diag:
+        lines += ['', 'Diagnosis of the GAN variants at the end of training: '
+                  "the CNN's adversary stream's accuracy on 500 query images "
+                  '(real) and 500 fresh fakes (synthetic), and the mean of '
+                  f'the last {LOSS_WINDOW} logged values of each loss:', '',
+                  '| variant | bits | seed | adv. acc. real / synthetic | '
+                  'final losses |', '|---|---|---|---|---|']
+        for r in diag:
+            acc = r['adversary_accuracy']
+            losses = ', '.join(f'{k} {v:.3f}' for k, v in
+                               sorted(r.get('final_losses', {}).items()))
+            lines.append(f"| {r['variant']} | {r['bits']} | {r['seed']} | "
+                         f"{acc['real']:.3f} / {acc['synthetic']:.3f} | "
+                         f'{losses} |')
     lines += ['', 'GAN pre-training per seed: ' + ', '.join(
         f"seed {s}: {g['iters']} it, {g['seconds']} s"
         for s, g in sorted(result['gan'].items())), '']
@@ -213,15 +292,14 @@ def summarize(result) -> None:
         runs = {v: {r['seed']: r['mAP_all'] for r in result['runs']
                     if r['variant'] == v and r['bits'] == bits}
                 for v in CONFIGS}
-        seeds = sorted(set(runs['dsh-gans']) & set(runs['real-triplets']))
+        seeds = sorted(set.intersection(*(set(r) for r in runs.values())))
         row = dict(bits=bits, chance=result['chance'][str(bits)],
                    seeds=seeds)
         for v in CONFIGS:
             vals = list(runs[v].values())
             row[v] = (_fmt(*_mean_std(vals)) if vals else '—')
-        diffs = [runs['dsh-gans'][s] - runs['real-triplets'][s]
-                 for s in seeds]
-        row['difference'] = _fmt(*_mean_std(diffs)) if diffs else '—'
+            diffs = [runs[v][s] - runs[CONTROL][s] for s in seeds]
+            row['diff_' + v] = _fmt(*_mean_std(diffs)) if diffs else '—'
         rows.append(row)
     result['summary'] = rows
 
@@ -261,7 +339,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     global RESULTS
     if args.smoke:
-        SMOKE.update({'pretrain': 4, 'dsh-gans': 8, 'real-triplets': 4})
+        SMOKE.update({'pretrain': 4, 'gan': 8, 'real': 4})
         RESULTS = osp.join(args.work_dir, 'smoke_results')
     torch.set_num_threads(1)
     MMLogger.get_instance('mmengine').setLevel(logging.WARNING)
@@ -280,11 +358,20 @@ def main(argv=None) -> int:
                     f'{args.database:,} images of the 59,000-image database '
                     '(split-file order; a subset for the CPU budget)'),
         schedule=('batches of 16 labelled + 16 unlabelled images; '
-                  'DSH-GANs: 600 GAN pre-training iterations per seed '
-                  '(shared by the code lengths), then 400 joint iterations '
-                  '(D and CNN steps each, a G step every 2nd); '
-                  'real-triplets: 400 CNN iterations on the same labelled '
-                  'batch size; ResNet_CIFAR-18 w16 from scratch, Adam 1e-3'))
+                  'GAN variants: 600 GAN pre-training iterations per seed '
+                  '(shared by the code lengths and variants), then 400 joint '
+                  'iterations (a CNN step each, a G step every 2nd; the '
+                  "CNN's adversary stream is the joint stage's "
+                  'discriminator); real-triplet controls: 400 CNN '
+                  'iterations on the same labelled batch size (all valid '
+                  'triplets of the batch, or one sampled real triplet per '
+                  'query: the triplet count of DSH-GANs); the same CNN '
+                  '(ResNet_CIFAR-18 w16 from scratch), Adam 1e-3'),
+        defaults=('commit ' + _commit() + ': CNN l_triplet + l_a + l_c, G '
+                  'l_triplet - l_a + l_c (unit weights, adversary and '
+                  "classification terms the mean over a triplet's 3 "
+                  'images), no separate D in the joint stage, BatchNorm '
+                  'statistics untouched by the G step'))
     for bits in args.bits:
         if str(bits) not in result['chance']:
             chance, counts = chance_level(bits, args.database)
@@ -302,7 +389,7 @@ def main(argv=None) -> int:
                            result)
             record(result)
         for bits in args.bits:
-            for variant in ('real-triplets', 'dsh-gans'):
+            for variant in CONFIGS:
                 if (variant, bits, seed) in done:
                     continue
                 run = run_one(variant, bits, seed, args.work_dir,

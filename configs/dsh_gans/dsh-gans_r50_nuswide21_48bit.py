@@ -16,4 +16,6 @@ model = dict(
     generator=dict(out_size=image_size, num_classes=num_classes),
     discriminator=dict(in_size=image_size, num_classes=num_classes),
     hasher=dict(head=dict(num_bits=num_bits), num_classes=num_classes),
-    multi_label=True)
+    multi_label=True,
+    losses=dict(classification=dict(multi_label=True)),
+    generator_losses=dict(classification=dict(multi_label=True)))

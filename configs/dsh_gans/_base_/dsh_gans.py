@@ -1,21 +1,24 @@
 # DSH-GANs (Qiu et al., SIGIR 2017; spec §4) method parts. Not a complete
 # config: the leaves add the hashing CNN (backbone, code length), the data
-# and the schedule. Only the abstract and secondary sources were readable,
-# so every number here is a knob (README fidelity table):
+# and the schedule. The objectives follow the blog post's equations (spec
+# §4.0); the rest are knobs (README fidelity table):
 #  - generator G(z, y): DCGAN with [z; label embedding] input [S survey],
 #    z ~ U(-1, 1)^100 [I, DCGAN default]; multi-hot y embedded as the mean
 #    of its labels' embeddings [I];
-#  - discriminator D: DCGAN with an auxiliary classifier (AC-GAN) that
-#    separates real from synthetic and classifies LABELLED reals only;
-#    unlabelled reals enter only the real/synthetic term [A, I];
+#  - discriminator D: an AC-GAN DCGAN for the GAN pre-training only [I];
+#    in the joint stage the CNN's adversary stream decides real/synthetic
+#    [S eqs. 6-7] (joint_gan_loss_weight > 0 keeps D in the game);
 #  - hashing CNN: shared backbone, adversary / hash (sigmoid, threshold
 #    0.5 [S]) / classification streams [A];
 #  - triplets: real labelled query, synthetic positive G(z, y), synthetic
 #    negative G(z', y-) with y- sharing no label with y [S Fig. 1];
-#    relaxed triplet loss with squared L2, margin 1 [S form, margin ?];
-#  - schedule: GAN pre-training iterations, then joint minimax with one
-#    D, one CNN and one G step per iteration [I]; Adam 2e-4 (0.5, 0.999)
-#    for G and D (DCGAN), the CNN's optimizer in the leaves [?].
+#    triplet hinge with squared L2 and margin 1 [S eq. 3]; adversary and
+#    classification terms averaged over a triplet's 3 images [S eq. 4];
+#    CNN: l_triplet + l_a + l_c, G: l_triplet - l_a + l_c, unit weights
+#    [S eqs. 6-7]; the unlabelled reals' adversary term [I];
+#  - schedule: GAN pre-training iterations, then one CNN and one G step
+#    per iteration [I]; Adam 2e-4 (0.5, 0.999) for G and D (DCGAN), the
+#    CNN's optimizer in the leaves [?].
 _base_ = ['../../_base_/default_runtime.py']
 
 # CIFAR-10's 10 classes; the data bases define num_classes for leaves.
@@ -33,11 +36,21 @@ model = dict(
                        base_channels=64, num_classes=10,
                        conditioning='ac'),
     multi_label=False,
-    triplets='synthetic',
-    margin=1.0,
-    loss_weights=dict(
-        triplet=1.0, cls=1.0, adv=1.0, unlabelled_adv=1.0,
-        gen_adv=1.0, gen_cls=1.0, gen_triplet=0.0, gen_gan=1.0),
+    losses=dict(
+        triplet=dict(type='TripletHingeLoss', margin=1.0),
+        adversary=dict(type='RealSyntheticLoss'),
+        classification=dict(type='MultiHotClassificationLoss'),
+        unlabelled_adversary=dict(type='RealSyntheticLoss')),
+    # eq. 7: G minimises l_triplet - l_a + l_c (the minimax sign; the
+    # non-saturating alternative is dict(type='RealSyntheticLoss',
+    # flip_targets=True)).
+    generator_losses=dict(
+        triplet=dict(type='TripletHingeLoss', margin=1.0),
+        adversary=dict(type='RealSyntheticLoss', loss_weight=-1.0),
+        classification=dict(type='MultiHotClassificationLoss')),
+    triplet_images='mean',
+    joint_gan_loss_weight=0.0,
+    generator_step_updates_bn=False,
     pretrain_iters=5000,
     disc_steps=1,
     gen_steps=1,

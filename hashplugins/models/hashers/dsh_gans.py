@@ -2,6 +2,7 @@
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.logging import MessageHub
 from mmengine.optim import OptimWrapperDict
@@ -11,21 +12,23 @@ from mmpretrain.structures import DataSample
 from ..gans.gan_utils import (adversarial_loss, gather_log_vars,
                               set_requires_grad)
 from ..gans.hashing_gan import HashingGAN
-from ..losses.triplet_ranking_loss import triplet_ranking_loss
-from ..losses.utils import float32_loss
-from ..utils import check_true, labels_to_multihot, select_rows
+from ..losses.multi_hot_classification_loss import \
+    multi_hot_classification_loss
+from ..utils import (check_true, frozen_batch_norm_statistics,
+                     labels_to_multihot, select_rows)
+from .three_stream_net import predict_hash_codes
 
-TRIPLET_SOURCES = ('synthetic', 'real')
-LOSS_WEIGHTS = dict(
-    triplet=1.,  # CNN: triplet ranking loss of the hash stream
-    cls=1.,  # CNN: classification stream
-    adv=1.,  # CNN: adversary stream, summed over a triplet's 3 images
-    unlabelled_adv=1.,  # CNN: adversary stream on unlabelled reals
-    gen_adv=1.,  # G: fool the CNN's adversary stream
-    gen_cls=1.,  # G: synthetic images classified as their labels
-    gen_triplet=0.,  # G: the triplet loss through the synthetic images
-    gen_gan=1.,  # G: AC-GAN loss against D in the joint stage (0: D idle)
-)
+# Loss configs of DSH-GANs' equations (blog eqs. 3-7): unit weights.
+CNN_LOSSES = dict(
+    triplet=dict(type='TripletHingeLoss', margin=1.0),
+    adversary=dict(type='RealSyntheticLoss'),
+    classification=dict(type='MultiHotClassificationLoss'),
+    unlabelled_adversary=dict(type='RealSyntheticLoss'))
+GENERATOR_LOSSES = dict(
+    triplet=dict(type='TripletHingeLoss', margin=1.0),
+    adversary=dict(type='RealSyntheticLoss', loss_weight=-1.0),
+    classification=dict(type='MultiHotClassificationLoss'))
+TRIPLET_IMAGE_REDUCTIONS = ('mean', 'sum')
 
 
 def split_labelled(data_samples: Sequence[DataSample]
@@ -48,6 +51,65 @@ def split_labelled(data_samples: Sequence[DataSample]
                 "'semi_supervised_collate')), which tags every sample")
         (labelled if tag else unlabelled).append(i)
     return labelled, unlabelled
+
+
+def split_semi_supervised_batch(inputs: torch.Tensor,
+                                data_samples: Sequence[DataSample],
+                                num_classes: int, owner: str):
+    """``(labelled images, their (N, C) multi-hot labels, unlabelled
+    images)`` of a semi-supervised batch; unlabelled samples' labels are
+    never read.
+
+    Raises:
+        ValueError: If the batch holds no labelled sample, or a labelled
+            sample has no label.
+    """
+    labelled, unlabelled = split_labelled(data_samples)
+    if not labelled:
+        raise ValueError(f'{owner}: the batch holds no labelled sample')
+    samples = [data_samples[i] for i in labelled]
+    if any(s.gt_label.numel() == 0 for s in samples):  # shapes: no sync
+        raise ValueError(f'{owner}: a labelled sample has no label')
+    labels = labels_to_multihot(samples, num_classes, inputs.device)
+    return (select_rows(inputs, labelled), labels,
+            select_rows(inputs, unlabelled))
+
+
+def build_loss_dict(cfg: dict, known: dict, name: str,
+                    multi_label: bool) -> nn.ModuleDict:
+    """Loss modules of a ``{term: config or None}`` dict; every term of
+    ``known`` is present (None: the term is dropped).
+
+    Raises:
+        ValueError: On an unknown term, or a classification loss whose
+            ``multi_label`` disagrees with the model's.
+    """
+    unknown = set(cfg) - set(known)
+    if unknown:
+        raise ValueError(f'{name}: unknown terms {sorted(unknown)}; known: '
+                         f'{sorted(known)} (None drops a term)')
+    built = {term: (None if cfg.get(term) is None else
+                    MODELS.build(cfg[term])) for term in known}
+    loss = built.get('classification')
+    if loss is not None and getattr(loss, 'multi_label',
+                                    multi_label) != multi_label:
+        raise ValueError(
+            f'{name}.classification has multi_label={loss.multi_label} but '
+            f'the model has multi_label={multi_label}; set both alike')
+    return _OptionalModuleDict(built)
+
+
+class _OptionalModuleDict(nn.ModuleDict):
+    """A ModuleDict whose absent terms read as None."""
+
+    def __init__(self, modules: dict):
+        super().__init__({k: v for k, v in modules.items() if v is not None})
+        self._terms = tuple(modules)
+
+    def __getitem__(self, key: str):
+        if key not in self._terms:
+            raise KeyError(key)
+        return super().__getitem__(key) if key in self._modules else None
 
 
 def disjoint_labels(labels: torch.Tensor,
@@ -89,29 +151,6 @@ def disjoint_labels(labels: torch.Tensor,
     return out
 
 
-@float32_loss
-def triplet_hinge(anchor: torch.Tensor, positive: torch.Tensor,
-                  negative: torch.Tensor, margin: float) -> torch.Tensor:
-    r"""Mean of :math:`\max(0, m + \|h - h^+\|^2 - \|h - h^-\|^2)` over
-    given triplets (rows), the relaxed Hamming triplet loss (spec §4.2)."""
-    d_pos = (anchor - positive).pow(2).sum(1)
-    d_neg = (anchor - negative).pow(2).sum(1)
-    return (margin + d_pos - d_neg).clamp(min=0).mean()
-
-
-@float32_loss
-def label_loss(logits: torch.Tensor, labels: torch.Tensor,
-               multi_label: bool) -> torch.Tensor:
-    """Per-sample classification loss (N,) against multi-hot ``labels``:
-    softmax cross-entropy (target ``y / |y|_1``, the class for one-hot
-    rows) or, ``multi_label``, the sum over classes of sigmoid BCE."""
-    if multi_label:
-        return F.binary_cross_entropy_with_logits(
-            logits, labels, reduction='none').sum(1)
-    return F.cross_entropy(logits, labels / labels.sum(1, keepdim=True),
-                           reduction='none')
-
-
 @MODELS.register_module()
 class DSHGANs(HashingGAN):
     """DSH-GANs: a semi-supervised conditional GAN and a three-stream
@@ -121,43 +160,38 @@ class DSHGANs(HashingGAN):
     Parts (spec §4): the conditional generator ``G(z, y)`` (e.g.
     :class:`DCGANGenerator`, multi-hot ``y`` allowed), an AC-GAN
     discriminator ``D`` (:class:`DCGANDiscriminator`, ``conditioning=
-    'ac'``) and the hashing CNN (:class:`ThreeStreamHashNet`: adversary,
-    hash, classification streams). Batches come from a
-    :class:`SemiSupervisedDataset`: labelled reals ``(x, y)`` and
-    unlabelled reals ``x_u``, split by the ``is_labelled`` tag.
+    'ac'``) for the optional GAN pre-training, and the hashing CNN
+    (:class:`ThreeStreamHashNet`: adversary, hash, classification
+    streams). Batches come from a :class:`SemiSupervisedDataset`:
+    labelled reals ``(x, y)`` and unlabelled reals ``x_u``, split by the
+    ``is_labelled`` tag.
 
     Schedule, per iteration ``t`` (0-based):
 
-    - GAN stage (``t < pretrain_iters``, optional pre-training): one D
-      step; every ``disc_steps``-th iteration ``gen_steps`` G steps.
-      ``L_D = adv(D(x), D(x_u) real; D(G(z, y')) fake) + cls_loss_weight
-      · [CE(c_D(x), y) (+ CE(c_D(G), y'))]``: unlabelled reals enter only
-      the real/synthetic term. ``L_G = adv(D(G), real) + cls_loss_weight
-      · CE(c_D(G), y')``. ``y'``: uniform classes (single-label) or
-      label rows of the labelled batch (multi-label).
-    - joint stage: a D step (if ``loss_weights['gen_gan'] > 0``),
-      ``hasher_steps`` CNN steps, and every ``disc_steps``-th iteration
-      ``gen_steps`` G steps, on triplets of a real labelled query ``x``,
-      a synthetic positive ``x⁺ = G(z, y)`` and a synthetic negative
-      ``x⁻ = G(z', y⁻)`` with ``y⁻`` sharing no label with ``y``
-      (:func:`disjoint_labels`):
+    - GAN stage (``t < pretrain_iters``): one D step; every
+      ``disc_steps``-th iteration ``gen_steps`` G steps (AC-GAN losses of
+      :class:`HashingGAN`; unlabelled reals enter only D's real/synthetic
+      term).
+    - joint stage: ``hasher_steps`` CNN steps and, every ``disc_steps``-th
+      iteration, ``gen_steps`` G steps, on triplets of a real labelled
+      query ``x``, a synthetic positive ``x⁺ = G(z, y)`` and a synthetic
+      negative ``x⁻ = G(z', y⁻)`` with ``y⁻`` sharing no label with ``y``
+      (:func:`disjoint_labels`). The real/synthetic decision is the CNN's
+      adversary stream (blog eqs. 6-7); D is stepped in this stage only
+      with ``joint_gan_loss_weight > 0``. With ``l̂ = (l(x) + l(x⁺) +
+      l(x⁻)) / 3`` per triplet (``triplet_images='mean'``, eq. 4; ``'sum'``
+      drops the 1/3):
 
-      - CNN: ``w_triplet · ℓ_tri(h, h⁺, h⁻) + w_cls · [ℓ_c(x, y) +
-        ℓ_c(x⁺, y) + ℓ_c(x⁻, y⁻)] + w_adv · [-log a(x) - log(1 - a(x⁺))
-        - log(1 - a(x⁻))] + w_unlabelled_adv · (-log a(x_u))``, each
-        bracket summed over the triplet's images and averaged over
+      - CNN (``losses``): ``l_triplet + l̂_a + l̂_c`` (+ the adversary
+        term on the unlabelled reals, ``-log P(real|x_u)``), averaged over
         triplets;
-      - G (CNN and D frozen): ``w_gen_adv · [-log a(x⁺) - log a(x⁻)] +
-        w_gen_cls · [ℓ_c(x⁺, y) + ℓ_c(x⁻, y⁻)] + w_gen_triplet · ℓ_tri +
-        w_gen_gan · L_G(x⁺, x⁻)``.
+      - G (``generator_losses``, CNN and D frozen, the CNN's BatchNorm
+        statistics not updated): ``l_triplet - l̂_a + l̂_c`` over the
+        triplet's fakes (``l(x)`` is constant in G), plus
+        ``joint_gan_loss_weight`` times the AC-GAN loss against D.
 
-    ``triplets='real'`` is the no-synthetic-data ablation: the same CNN
-    trained with the triplet loss over every valid triplet of the
-    labelled batch (:func:`triplet_ranking_loss`) and the classification
-    loss; G and D are never stepped, unlabelled images are unused.
-
-    Margin, weights, schedule: knobs (the paper's values are unknown,
-    spec §4.2 [?]).
+    A term whose config is None is dropped; an adversary stream no loss
+    uses is frozen (DDP need not wait for its gradient).
 
     Args:
         generator (dict): Conditional generator config.
@@ -165,12 +199,23 @@ class DSHGANs(HashingGAN):
         hasher (dict): :class:`ThreeStreamHashNet` config.
         data_preprocessor (dict, optional): Defaults to pixels in
             [-1, 1] (the generator's range), BGR to RGB.
-        multi_label (bool): Sigmoid classification (multi-label data)
-            instead of softmax. Defaults to False.
-        triplets (str): ``'synthetic'`` (DSH-GANs) or ``'real'``.
-        margin (float): Triplet margin m (squared L2 of sigmoid codes).
-            Defaults to 1.0 (DNNH's value [?]).
-        loss_weights (dict, optional): Overrides of :data:`LOSS_WEIGHTS`.
+        multi_label (bool): Multi-label data: sigmoid classification (the
+            classification losses must agree) and negatives drawn from
+            the batch's label sets. Defaults to False.
+        losses (dict): CNN loss configs ``triplet`` (a
+            :class:`TripletHingeLoss`), ``adversary``, ``classification``,
+            ``unlabelled_adversary`` (None drops one). Defaults to
+            :data:`CNN_LOSSES`.
+        generator_losses (dict): G's ``triplet``, ``adversary`` (weight -1:
+            eq. 7's ``-l̂_a``), ``classification``. Defaults to
+            :data:`GENERATOR_LOSSES`.
+        triplet_images (str): ``'mean'`` (eq. 4) or ``'sum'`` over a
+            triplet's images for the adversary and classification terms.
+        joint_gan_loss_weight (float): > 0 keeps training the separate D in
+            the joint stage and adds its AC-GAN loss to G's. Defaults to 0.
+        generator_step_updates_bn (bool): Let the G step's CNN passes
+            update the CNN's BatchNorm running statistics. Defaults to
+            False.
         pretrain_iters (int): GAN-only iterations first. Defaults to 0.
         disc_steps (int): Iterations per generator phase. Defaults to 1.
         gen_steps (int): Generator steps per phase. Defaults to 1.
@@ -189,9 +234,11 @@ class DSHGANs(HashingGAN):
                  hasher: dict,
                  data_preprocessor: Optional[dict] = None,
                  multi_label: bool = False,
-                 triplets: str = 'synthetic',
-                 margin: float = 1.0,
-                 loss_weights: Optional[dict] = None,
+                 losses: dict = CNN_LOSSES,
+                 generator_losses: dict = GENERATOR_LOSSES,
+                 triplet_images: str = 'mean',
+                 joint_gan_loss_weight: float = 0.,
+                 generator_step_updates_bn: bool = False,
                  pretrain_iters: int = 0,
                  disc_steps: int = 1,
                  gen_steps: int = 1,
@@ -215,35 +262,37 @@ class DSHGANs(HashingGAN):
                 f'generator.num_classes={self.num_classes}, '
                 'discriminator.conditioning='
                 f"{getattr(self.discriminator, 'conditioning', None)!r}")
-        if triplets not in TRIPLET_SOURCES:
-            raise ValueError(f'DSHGANs: triplets must be one of '
-                             f'{TRIPLET_SOURCES}, got {triplets!r}')
-        unknown = set(loss_weights or {}) - set(LOSS_WEIGHTS)
-        if unknown:
-            raise ValueError(f'DSHGANs: unknown loss_weights {sorted(unknown)}'
-                             f'; known: {sorted(LOSS_WEIGHTS)}')
+        if triplet_images not in TRIPLET_IMAGE_REDUCTIONS:
+            raise ValueError(f'DSHGANs: triplet_images must be one of '
+                             f'{TRIPLET_IMAGE_REDUCTIONS}, got '
+                             f'{triplet_images!r}')
         for name, value in (('pretrain_iters', pretrain_iters),
                             ('hasher_steps', hasher_steps)):
             if not isinstance(value, int) or value < (name == 'hasher_steps'):
                 raise ValueError(f'DSHGANs: {name}={value!r} is not a valid '
                                  'step count')
-        if triplets == 'real' and pretrain_iters:
-            raise ValueError("DSHGANs: triplets='real' trains no GAN; set "
-                             'pretrain_iters=0')
+        if joint_gan_loss_weight < 0:
+            raise ValueError('DSHGANs: joint_gan_loss_weight must be >= 0, '
+                             f'got {joint_gan_loss_weight!r}')
         self.hasher = MODELS.build(hasher)
         if self.hasher.num_classes != self.num_classes:
             raise ValueError(
                 f'DSHGANs: hasher.num_classes={self.hasher.num_classes} but '
                 f'generator.num_classes={self.num_classes}')
-        if triplets == 'real':
-            # The ablation has no synthetic images to tell apart: the
-            # adversary stream gets no gradient. Frozen, DDP does not wait
-            # for its gradient (find_unused_parameters=False stays valid).
-            set_requires_grad(self.hasher.adversary, False)
         self.multi_label = multi_label
-        self.triplets = triplets
-        self.margin = margin
-        self.loss_weights = {**LOSS_WEIGHTS, **(loss_weights or {})}
+        self.losses = build_loss_dict(losses, CNN_LOSSES, 'losses',
+                                      multi_label)
+        self.generator_losses = build_loss_dict(
+            generator_losses, GENERATOR_LOSSES, 'generator_losses',
+            multi_label)
+        if self.losses['adversary'] is None and self.losses[
+                'unlabelled_adversary'] is None:
+            # No loss trains the adversary stream: frozen, DDP does not
+            # wait for its gradient (find_unused_parameters=False holds).
+            set_requires_grad(self.hasher.adversary, False)
+        self.triplet_images = triplet_images
+        self.joint_gan_loss_weight = joint_gan_loss_weight
+        self.generator_step_updates_bn = generator_step_updates_bn
         self.pretrain_iters = pretrain_iters
         self.hasher_steps = hasher_steps
 
@@ -266,7 +315,9 @@ class DSHGANs(HashingGAN):
         return disjoint_labels(labels, labels if self.multi_label else None)
 
     def _label_loss(self, logits, labels) -> torch.Tensor:
-        return label_loss(logits, labels, self.multi_label)
+        return multi_hot_classification_loss(logits, labels,
+                                             self.multi_label,
+                                             reduction='none')
 
     # ------------------------------------------------------------------
     # GAN stage losses
@@ -319,65 +370,71 @@ class DSHGANs(HashingGAN):
     def _streams(self, inputs: torch.Tensor):
         return self.hasher(inputs)
 
+    def _triplet_avg_factor(self, num_triplets: int) -> int:
+        """Divisor of a per-image sum over triplets: the mean over the
+        triplet's 3 images and over triplets, or the mean of 3-image
+        sums."""
+        return num_triplets * (3 if self.triplet_images == 'mean' else 1)
+
     def cnn_losses(self, reals: torch.Tensor, labels: torch.Tensor,
                    unlabelled: torch.Tensor) -> Dict[str, torch.Tensor]:
-        """Hashing-CNN losses on synthetic triplets of the labelled reals
-        (and the unlabelled reals' adversary term)."""
-        w = self.loss_weights
+        """Hashing-CNN losses (eq. 6) on synthetic triplets of the
+        labelled reals, plus the unlabelled reals' adversary term."""
+        terms = self.losses
         n = len(reals)
         with torch.no_grad():
             fakes, negatives = self.make_triplet_fakes(labels)
         codes, adv, cls = self._streams(torch.cat([reals, fakes,
                                                    unlabelled]))
-        h, h_pos, h_neg = codes[:n], codes[n:2 * n], codes[2 * n:3 * n]
-        targets = torch.cat([labels, labels, negatives])
-        real_fake = adv.new_zeros(3 * n)  # made on the device: no copy
-        real_fake[:n] = 1.
-        adv_each = F.binary_cross_entropy_with_logits(
-            adv[:3 * n], real_fake, reduction='none')
-        losses = dict(
-            loss_triplet=w['triplet'] * triplet_hinge(h, h_pos, h_neg,
-                                                      self.margin),
-            loss_cls=w['cls'] * self._label_loss(
-                cls[:3 * n], targets).view(3, n).sum(0).mean(),
-            loss_adv=w['adv'] * adv_each.view(3, n).sum(0).mean())
-        if len(unlabelled) and w['unlabelled_adv']:
-            losses['loss_adv_unlabelled'] = w['unlabelled_adv'] * (
-                adversarial_loss(adv[3 * n:], True, 'vanilla'))
+        avg = self._triplet_avg_factor(n)
+        losses = {}
+        if terms['triplet'] is not None:
+            losses['loss_triplet'] = terms['triplet'](
+                codes[:n], codes[n:2 * n], codes[2 * n:3 * n])
+        if terms['adversary'] is not None:
+            is_real = adv.new_zeros(3 * n)  # made on the device: no copy
+            is_real[:n] = 1.
+            losses['loss_adv'] = terms['adversary'](
+                adv[:3 * n], is_real, avg_factor=avg)
+        if terms['classification'] is not None:
+            losses['loss_cls'] = terms['classification'](
+                cls[:3 * n], torch.cat([labels, labels, negatives]),
+                avg_factor=avg)
+        if len(unlabelled) and terms['unlabelled_adversary'] is not None:
+            losses['loss_adv_unlabelled'] = terms['unlabelled_adversary'](
+                adv[3 * n:], adv.new_ones(len(unlabelled)))
         return losses
-
-    def real_triplet_losses(self, reals: torch.Tensor, labels: torch.Tensor
-                            ) -> Dict[str, torch.Tensor]:
-        """The ablation's CNN losses: batch triplets of real images."""
-        w = self.loss_weights
-        codes, _, cls = self._streams(reals)
-        return dict(
-            loss_triplet=w['triplet'] * triplet_ranking_loss(
-                codes, labels, self.margin),
-            loss_cls=w['cls'] * self._label_loss(cls, labels).mean())
 
     def joint_gen_losses(self, reals: torch.Tensor, labels: torch.Tensor
                          ) -> Dict[str, torch.Tensor]:
-        """Generator losses on fresh triplet fakes (CNN and D frozen by
-        the caller). The reals go through the CNN in the same batch, as
-        in the CNN step, so its batch statistics match."""
-        w = self.loss_weights
+        """Generator losses (eq. 7) on fresh triplet fakes (CNN and D
+        frozen by the caller). The reals go through the CNN in the same
+        batch, as in the CNN step, so the batch statistics it normalizes
+        with are alike; its running statistics are left alone unless
+        ``generator_step_updates_bn``."""
+        terms = self.generator_losses
         n = len(reals)
         fakes, negatives = self.make_triplet_fakes(labels)
-        codes, adv, cls = self._streams(torch.cat([reals, fakes]))
-        targets = torch.cat([labels, negatives])
-        losses = dict(
-            loss_gen_adv=w['gen_adv'] * F.binary_cross_entropy_with_logits(
-                adv[n:], torch.ones_like(adv[n:]),
-                reduction='none').view(2, n).sum(0).mean(),
-            loss_gen_cls_cnn=w['gen_cls'] * self._label_loss(
-                cls[n:], targets).view(2, n).sum(0).mean())
-        if w['gen_triplet']:
-            losses['loss_gen_triplet'] = w['gen_triplet'] * triplet_hinge(
-                codes[:n].detach(), codes[n:2 * n], codes[2 * n:],
-                self.margin)
-        if w['gen_gan']:
-            losses.update(self.gan_gen_losses(fakes, targets, w['gen_gan']))
+        if self.generator_step_updates_bn:
+            codes, adv, cls = self._streams(torch.cat([reals, fakes]))
+        else:
+            with frozen_batch_norm_statistics(self.hasher):
+                codes, adv, cls = self._streams(torch.cat([reals, fakes]))
+        avg = self._triplet_avg_factor(n)
+        losses = {}
+        if terms['triplet'] is not None:
+            losses['loss_gen_triplet'] = terms['triplet'](
+                codes[:n].detach(), codes[n:2 * n], codes[2 * n:])
+        if terms['adversary'] is not None:
+            losses['loss_gen_adv'] = terms['adversary'](
+                adv[n:], adv.new_zeros(2 * n), avg_factor=avg)
+        if terms['classification'] is not None:
+            losses['loss_gen_cls_cnn'] = terms['classification'](
+                cls[n:], torch.cat([labels, negatives]), avg_factor=avg)
+        if self.joint_gan_loss_weight:
+            losses.update(self.gan_gen_losses(
+                fakes, torch.cat([labels, negatives]),
+                self.joint_gan_loss_weight))
         return losses
 
     # ------------------------------------------------------------------
@@ -387,14 +444,19 @@ class DSHGANs(HashingGAN):
         """One update of ``module``'s optimizer on ``loss_fn()`` with the
         ``frozen`` modules' parameters excluded; log vars without the
         total."""
-        set_requires_grad(list(frozen), False)
+        # Only parameters that train: a frozen adversary stays frozen.
+        restore = [p for m in frozen for p in m.parameters()
+                   if p.requires_grad]
+        for param in restore:
+            param.requires_grad_(False)
         try:
             with optim_wrapper.optim_context(module):
                 losses = loss_fn()
             parsed, log_vars = self.parse_losses(losses)
             optim_wrapper.update_params(parsed)
         finally:
-            set_requires_grad(list(frozen), True)
+            for param in restore:
+                param.requires_grad_(True)
         log_vars.pop('loss', None)
         return log_vars
 
@@ -404,16 +466,9 @@ class DSHGANs(HashingGAN):
     def split_batch(self, inputs: torch.Tensor,
                     data_samples: Sequence[DataSample]):
         """``(labelled images, their (N, C) multi-hot labels, unlabelled
-        images)``; unlabelled samples' labels are never read."""
-        labelled, unlabelled = split_labelled(data_samples)
-        if not labelled:
-            raise ValueError('DSHGANs: the batch holds no labelled sample')
-        samples = [data_samples[i] for i in labelled]
-        if any(s.gt_label.numel() == 0 for s in samples):  # shapes: no sync
-            raise ValueError('DSHGANs: a labelled sample has no label')
-        labels = labels_to_multihot(samples, self.num_classes, inputs.device)
-        return (select_rows(inputs, labelled), labels,
-                select_rows(inputs, unlabelled))
+        images)``; see :func:`split_semi_supervised_batch`."""
+        return split_semi_supervised_batch(inputs, data_samples,
+                                           self.num_classes, 'DSHGANs')
 
     def train_step(self, data, optim_wrapper: OptimWrapperDict
                    ) -> Dict[str, torch.Tensor]:
@@ -425,14 +480,9 @@ class DSHGANs(HashingGAN):
         gen_ow, disc_ow = optim_wrapper['generator'], optim_wrapper[
             'discriminator']
         hash_ow = optim_wrapper['hasher']
-        if self.triplets == 'real':
-            return self._steps(self.hasher_steps, lambda: self._update(
-                hash_ow, self.hasher,
-                lambda: self.real_triplet_losses(reals, labels)))
-
         log_vars = {}
         pretraining = curr_iter < self.pretrain_iters
-        if pretraining or self.loss_weights['gen_gan']:
+        if pretraining or self.joint_gan_loss_weight:
             all_reals = torch.cat([reals, unlabelled])
             log_vars.update(self._update(
                 disc_ow, self.discriminator,
@@ -473,12 +523,7 @@ class DSHGANs(HashingGAN):
         if mode == 'tensor':
             return self.hasher(inputs)
         if mode == 'predict':
-            codes = self.hasher(inputs, mode='codes').detach()
-            if data_samples is None:
-                data_samples = [DataSample() for _ in range(len(codes))]
-            for sample, code in zip(data_samples, codes):
-                sample.set_field(code, 'hash_code', field_type='data')
-            return data_samples
+            return predict_hash_codes(self.hasher, inputs, data_samples)
         if mode == 'loss':
             raise RuntimeError('DSHGANs trains through train_step (an '
                                'OptimWrapperDict with generator, '

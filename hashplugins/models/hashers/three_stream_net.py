@@ -1,11 +1,12 @@
 """A shared CNN with adversary, hash and classification streams."""
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample
 
 
 @MODELS.register_module()
@@ -80,3 +81,26 @@ class ThreeStreamHashNet(BaseModule):
                              f"or 'codes', got {mode!r}")
         return (codes, self.adversary(feats).squeeze(1),
                 self.classifier(feats))
+
+
+def predict_hash_codes(hasher: nn.Module, inputs: torch.Tensor,
+                       data_samples: Optional[List[DataSample]] = None
+                       ) -> List[DataSample]:
+    """Data samples carrying ``hash_code``: ``hasher``'s binary ±1 codes
+    (``mode='codes'``; ``hasher`` may be DDP-wrapped).
+
+    Args:
+        hasher (nn.Module): A :class:`ThreeStreamHashNet`.
+        inputs (torch.Tensor): (N, C, H, W) images.
+        data_samples (list[DataSample], optional): Filled in place; new
+            ones if None.
+
+    Returns:
+        list[DataSample]: The samples.
+    """
+    codes = hasher(inputs, mode='codes').detach()
+    if data_samples is None:
+        data_samples = [DataSample() for _ in range(len(codes))]
+    for sample, code in zip(data_samples, codes):
+        sample.set_field(code, 'hash_code', field_type='data')
+    return data_samples

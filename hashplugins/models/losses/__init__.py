@@ -10,6 +10,11 @@ from .class_response_losses import (class_response_entropy,
                                     code_classification_loss)
 from .feature_code_gap_loss import FeatureCodeGapLoss
 from .max_entropy_loss import MaxEntropyLoss, max_entropy_loss
+from .multi_hot_classification_loss import (MultiHotClassificationLoss,
+                                            multi_hot_classification_loss)
+from .real_synthetic_loss import RealSyntheticLoss, real_synthetic_loss
+from .sampled_triplet_loss import SampledTripletLoss, sample_batch_triplets
+from .triplet_hinge_loss import TripletHingeLoss, triplet_hinge_loss
 from .triplet_ranking_loss import TripletRankingLoss, triplet_ranking_loss
 from .t_distribution_pairwise_loss import (TDistributionPairwiseLoss,
                                            t_distribution_pairwise_loss)
