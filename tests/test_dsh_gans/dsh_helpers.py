@@ -69,3 +69,25 @@ def semi_batch(labels, num_unlabelled=2, seed=0, unlabelled_labels=None):
         samples.append(DataSample(metainfo=dict(is_labelled=False))
                        .set_gt_label(label))
     return dict(inputs=inputs, data_samples=samples)
+
+
+def real_triplet_cfg(num_classes=NUM_CLASSES, num_bits=6, **kwargs):
+    """The ablation's model on the same tiny CNN as :func:`dsh_cfg`."""
+    cfg = dict(type='RealTripletHasher',
+               hasher=dsh_cfg(num_classes, num_bits)['hasher'])
+    cfg.update(kwargs)
+    return cfg
+
+
+def build_real_triplet(**kwargs):
+    torch.manual_seed(0)
+    return MODELS.build(real_triplet_cfg(**kwargs))
+
+
+def optim_wrapper(model):
+    """The ablation's single optimizer (the hasher's of OPTIM_CFG)."""
+    constructor = OPTIM_WRAPPER_CONSTRUCTORS.build(dict(
+        type='DefaultOptimWrapperConstructor',
+        optim_wrapper_cfg=dict(type='OptimWrapper',
+                               optimizer=dict(type='Adam', lr=1e-2))))
+    return constructor(model)

@@ -40,7 +40,7 @@ def _worker(rank, port, queue):
     dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}',
                             rank=rank, world_size=2)
     torch.set_num_threads(1)
-    model = build_dsh()
+    model = build_dsh(joint_gan_loss_weight=1.)  # all three networks train
     wrapped = MMSeparateDistributedDataParallel(model, broadcast_buffers=False)
     assert all(isinstance(getattr(model, name), MMDistributedDataParallel)
                for name in PARTS)
@@ -53,7 +53,7 @@ def _worker(rank, port, queue):
 
 def test_two_ranks_keep_all_three_networks_identical():
     states = dict(run_ranks(_worker, num_results=2))
-    alone = build_dsh()
+    alone = build_dsh(joint_gan_loss_weight=1.)
     torch.manual_seed(100)
     single = _train(alone, alone.train_step, rank=0)
     for name in PARTS:
@@ -69,8 +69,9 @@ ABLATION_ITERS = 3
 
 
 def _ablation_worker(rank, port, queue):
-    """The shipped real-triplet ablation config's model under its own
-    wrapper config (MMSeparateDDP, find_unused_parameters=False)."""
+    """The shipped real-triplet ablation config's model
+    (RealTripletHasher) under its own wrapper config (DDP,
+    find_unused_parameters=False)."""
     dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}',
                             rank=rank, world_size=2)
     torch.set_num_threads(1)
@@ -81,9 +82,9 @@ def _ablation_worker(rank, port, queue):
         wrapped = MODEL_WRAPPERS.build(dict(**cfg.model_wrapper_cfg,
                                             module=model))
         wrappers = OPTIM_WRAPPER_CONSTRUCTORS.build(dict(
-            type=cfg.optim_wrapper.constructor,
-            optim_wrapper_cfg={k: v for k, v in cfg.optim_wrapper.items()
-                               if k != 'constructor'}))(model)
+            type='DefaultOptimWrapperConstructor',
+            optim_wrapper_cfg=dict(type='OptimWrapper',
+                                   **cfg.optim_wrapper)))(model)
     hub = MessageHub.get_current_instance()
     try:
         for it in range(ABLATION_ITERS):

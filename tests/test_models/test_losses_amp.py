@@ -92,6 +92,21 @@ def _labels(gen):
     return _multihot(N, gen)
 
 
+def _seeded(build):
+    """A loss that draws (sampled triplets): the same draws every call."""
+
+    def seeded(gen):
+        loss = build(gen)
+
+        def call(codes):
+            torch.manual_seed(0)
+            return loss(codes)
+
+        return call
+
+    return seeded
+
+
 def _pair_similarity(gen):
     return label_similarity(_multihot(N, gen), _multihot(M, gen))
 
@@ -193,6 +208,25 @@ CASES = [
          _module(dict(type='FeatureCodeGapLoss'), _binary_codes(N))),
     Case('triplet_ranking', 'TripletRankingLoss', 'tanh', K,
          _module(dict(type='TripletRankingLoss', margin=2.), _labels)),
+    Case('triplet_hinge', 'TripletHingeLoss', 'sigmoid', K,
+         lambda gen: (lambda loss: lambda codes: loss(
+             codes[:2], codes[2:4], codes[4:6]))(
+                 MODELS.build(dict(type='TripletHingeLoss', margin=1.)))),
+    Case('sampled_triplet', 'SampledTripletLoss', 'sigmoid', K,
+         _seeded(_module(dict(type='SampledTripletLoss'), _labels))),
+    Case('real_synthetic', 'RealSyntheticLoss', 'identity', 1,
+         lambda gen: (lambda loss, real: lambda logits: loss(
+             logits[:, 0], real, avg_factor=3))(
+                 MODELS.build(dict(type='RealSyntheticLoss',
+                                   loss_weight=-1.)),
+                 (torch.arange(N) < 2).float())),
+    Case('multi_hot_classification', 'MultiHotClassificationLoss',
+         'identity', C,
+         _module(dict(type='MultiHotClassificationLoss'), _labels)),
+    Case('multi_hot_classification_multi', 'MultiHotClassificationLoss',
+         'identity', C,
+         _module(dict(type='MultiHotClassificationLoss', multi_label=True),
+                 _labels)),
     *[
         Case(f'max_entropy_{mode}_{code_range}', 'MaxEntropyLoss',
              code_range, K,

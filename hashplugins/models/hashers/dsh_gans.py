@@ -77,8 +77,9 @@ def split_semi_supervised_batch(inputs: torch.Tensor,
 
 def build_loss_dict(cfg: dict, known: dict, name: str,
                     multi_label: bool) -> nn.ModuleDict:
-    """Loss modules of a ``{term: config or None}`` dict; every term of
-    ``known`` is present (None: the term is dropped).
+    """Loss modules of a ``{term: config or None}`` dict over the terms
+    of ``known``: a term not given keeps its ``known`` config (as config
+    inheritance merges), None drops it.
 
     Raises:
         ValueError: On an unknown term, or a classification loss whose
@@ -88,8 +89,9 @@ def build_loss_dict(cfg: dict, known: dict, name: str,
     if unknown:
         raise ValueError(f'{name}: unknown terms {sorted(unknown)}; known: '
                          f'{sorted(known)} (None drops a term)')
-    built = {term: (None if cfg.get(term) is None else
-                    MODELS.build(cfg[term])) for term in known}
+    cfg = {**known, **cfg}
+    built = {term: (None if cfg[term] is None else MODELS.build(cfg[term]))
+             for term in known}
     loss = built.get('classification')
     if loss is not None and getattr(loss, 'multi_label',
                                     multi_label) != multi_label:

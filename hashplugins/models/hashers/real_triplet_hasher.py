@@ -2,7 +2,6 @@
 from typing import Dict, List, Optional
 
 import torch
-import torch.nn as nn
 from mmengine.model import BaseModel
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
@@ -58,6 +57,11 @@ class RealTripletHasher(BaseModel):
                                       multi_label)
         # No synthetic images: DDP need not wait for the stream's gradient.
         set_requires_grad(self.hasher.adversary, False)
+
+    @property
+    def num_bits(self) -> int:
+        """Code length."""
+        return self.hasher.head.num_bits
 
     def loss(self, inputs: torch.Tensor,
              data_samples: List[DataSample]) -> Dict[str, torch.Tensor]:

@@ -5,6 +5,7 @@ from mmpretrain.registry import MODELS
 
 from ..utils import label_similarity
 from .triplet_hinge_loss import triplet_hinge_loss
+from .utils import float32_loss
 
 
 def sample_batch_triplets(labels: torch.Tensor):
@@ -52,6 +53,7 @@ class SampledTripletLoss(nn.Module):
         self.margin = margin
         self.loss_weight = loss_weight
 
+    @float32_loss  # the three uses of codes accumulate in float32
     def forward(self, codes: torch.Tensor,
                 labels: torch.Tensor) -> torch.Tensor:
         """Args: codes (N, q); labels (N, C) multi-hot.
