@@ -66,10 +66,14 @@ CONFIGS = {
     'query_r18s_cifar10-500pc_32px_{bits}bit_cpu.py',
     'dsh-gans-no-adversary': 'configs/dsh_gans/dsh-gans-no-adversary_r18s_'
     'cifar10-500pc_32px_{bits}bit_cpu.py',
+    # diagnosis: G's adversary term in the non-saturating form
+    'dsh-gans-nonsaturating': 'configs/dsh_gans/dsh-gans-nonsaturating_r18s_'
+    'cifar10-500pc_32px_{bits}bit_cpu.py',
 }
 # Variants with a GAN: their joint stage starts from the seed's pre-trained
 # generator and discriminator.
-GAN_VARIANTS = ('dsh-gans', 'dsh-gans-no-adversary')
+GAN_VARIANTS = ('dsh-gans', 'dsh-gans-no-adversary',
+                'dsh-gans-nonsaturating')
 CONTROL = 'real-triplets'
 # Mean of the last iterations' logged losses, for the diagnosis.
 LOSS_WINDOW = 50
