@@ -28,6 +28,7 @@ from hashplugins.apis.cli import (add_encoder_args,  # noqa: E402
                                   encoder_from_args)
 from hashplugins.apis.image_inputs import read_image  # noqa: E402
 from hashplugins.evaluation.functional.io import atomic_output  # noqa: E402
+from hashplugins.retrieval.faiss_backend import RANGE_INDEXES  # noqa: E402
 from hashplugins.retrieval.grid import (dataset_image,  # noqa: E402
                                         draw_retrieval_grid, save_png)
 
@@ -58,6 +59,13 @@ def parse_args(argv=None):
         'the top k (the table and grid show at most --topk of them)')
     parser.add_argument(
         '--backend', default='auto', choices=['auto', 'exact', 'faiss'])
+    parser.add_argument(
+        '--range-index', default='multihash', choices=list(RANGE_INDEXES),
+        help="faiss index for --radius (all exact): 'multihash', 'hash' "
+        "(small radii on clustered codes) or 'flat' (large radii)")
+    parser.add_argument(
+        '--hash-bits', type=int, default=None,
+        help="key bits of --range-index hash (default 16)")
     parser.add_argument('--out-json', help='write the results here')
     parser.add_argument('--grid', help='write the picture grid here (.png)')
     parser.add_argument('--tile-size', type=int, default=96)
@@ -152,7 +160,9 @@ def main(argv=None):
     args = parse_args(argv)
     encoder = encoder_from_args(args)
     index = BinaryIndex.load(args.index, num_bits=encoder.num_bits,
-                             backend=args.backend)
+                             backend=args.backend,
+                             range_index=args.range_index,
+                             hash_bits=args.hash_bits)
     if index.config_hash and \
             index.config_hash != encoder.index_meta()['config_hash']:
         warnings.warn(

@@ -11,8 +11,9 @@ first. Both backends return exactly these lists:
   counting-sort ranking
   (:func:`~hashplugins.evaluation.functional.ranking.ranked_prefix`), one
   block of queries at a time, on the CPU. Needs nothing but numpy.
-* ``'faiss'``: ``IndexBinaryFlat`` for k-NN, ``IndexBinaryMultiHash`` (or
-  ``IndexBinaryFlat``) for radius search; see :mod:`.faiss_backend`.
+* ``'faiss'``: ``IndexBinaryFlat`` for k-NN, ``IndexBinaryMultiHash``,
+  ``IndexBinaryHash`` or ``IndexBinaryFlat`` for radius search (all exact);
+  see :mod:`.faiss_backend`.
 
 Memory stays bounded by a block of queries: a ``(block, N)`` ``uint8``
 distance matrix (about 32 MB), never a dense query x database float matrix.
@@ -129,8 +130,12 @@ class BinaryIndex:
         backend: ``'exact'`` (the evaluation engine, numpy), ``'faiss'``
             (faiss binary indexes) or ``'auto'`` (faiss when installed).
             Both give identical results; see the module docstring.
-        range_index: faiss index for radius search: ``'multihash'``
-            (multi-index hashing, exact) or ``'flat'``.
+        range_index: faiss index for radius search, all exact:
+            ``'multihash'`` (multi-index hashing), ``'hash'`` (one
+            ``IndexBinaryHash`` table with bit flips: for small radii on
+            clustered codes) or ``'flat'`` (a scan: for large radii).
+        hash_bits: Key length of the ``'hash'`` table (default 16, at most
+            the code length); only with ``range_index='hash'``.
         method: Name of the hashing method / model (metadata).
         config_hash: Hash of the config that made the codes (metadata;
             see :func:`config_hash`).
@@ -151,6 +156,7 @@ class BinaryIndex:
                  num_bits: int,
                  backend: str = 'auto',
                  range_index: str = 'multihash',
+                 hash_bits: Optional[int] = None,
                  method: Optional[str] = None,
                  config_hash: Optional[str] = None,
                  meta: Optional[dict] = None,
@@ -167,7 +173,7 @@ class BinaryIndex:
         if config_hash is not None:
             self.meta['config_hash'] = config_hash
         self.block_size = block_size
-        self._faiss = FaissBinaryBackend(range_index)
+        self._faiss = FaissBinaryBackend(range_index, hash_bits)
         self._append_to_faiss = self.backend == 'faiss'
         width = (self.num_bits + 7) // 8
         # Rows live in lists of chunks, appended by add() and concatenated
@@ -467,7 +473,8 @@ class BinaryIndex:
              path: str,
              num_bits: Optional[int] = None,
              backend: str = 'auto',
-             range_index: str = 'multihash') -> 'BinaryIndex':
+             range_index: str = 'multihash',
+             hash_bits: Optional[int] = None) -> 'BinaryIndex':
         """Read an index written by :meth:`save`.
 
         Args:
@@ -476,6 +483,7 @@ class BinaryIndex:
                 another length is refused. ``None`` accepts any.
             backend: Search backend of the loaded index.
             range_index: faiss index for radius search.
+            hash_bits: Key length of ``range_index='hash'``.
 
         Raises:
             FileNotFoundError: No such file.
@@ -487,7 +495,8 @@ class BinaryIndex:
         if meta.pop('num_bits', contents.num_bits) != contents.num_bits:
             raise IndexFileError(f'{path}: meta num_bits disagrees with key '
                                  f'num_bits ({contents.num_bits})')
-        index = cls(contents.num_bits, backend, range_index, meta=meta)
+        index = cls(contents.num_bits, backend, range_index, hash_bits,
+                    meta=meta)
         index._code_parts = [np.ascontiguousarray(contents.codes)]
         index._id_parts = [contents.ids]
         index._size = len(contents.codes)

@@ -9,7 +9,13 @@
   al.): ``nhash`` tables of ``b`` bits. Searching with ``nflip = r //
   nhash`` bit flips per table is exact by the pigeonhole principle (a code
   within ``r`` of the query is within ``r // nhash`` on at least one
-  substring). Or ``IndexBinaryFlat.range_search`` (``range_index='flat'``),
+  substring). Or ``faiss.IndexBinaryHash`` (``range_index='hash'``): one
+  table keyed by the first ``hash_bits`` bits, searched with ``nflip =
+  min(r, hash_bits)`` flips, exact because the hashed bits of a code within
+  ``r`` differ from the query's in at most ``r`` places; it visits
+  ``sum_{i <= nflip} C(hash_bits, i)`` buckets per query, so it is for small
+  radii (it wins on clustered codes, where multi-hash tables hold long
+  buckets). Or ``IndexBinaryFlat.range_search`` (``range_index='flat'``),
   which wins for dense neighbourhoods. faiss returns ``d < radius``, so we
   pass ``r + 1``; results come back unordered and are sorted by
   ``(distance, position)``.
@@ -18,11 +24,12 @@ faiss needs whole bytes: a ``B``-bit code is given as its
 ``8 * ceil(B / 8)``-bit packed form; the pad bits are 0 in every code, so
 distances are unchanged.
 """
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 
-RANGE_INDEXES = ('multihash', 'flat')
+RANGE_INDEXES = ('multihash', 'hash', 'flat')
+DEFAULT_HASH_BITS = 16
 
 
 def import_faiss():
@@ -47,31 +54,52 @@ def multihash_shape(dim: int) -> Tuple[int, int]:
     return nhash, dim // nhash
 
 
+def check_hash_bits(hash_bits: Optional[int]) -> Optional[int]:
+    """``hash_bits`` as an int (``None`` stays ``None``: the default), or a
+    ValueError saying what is allowed."""
+    if hash_bits is None:
+        return None
+    if isinstance(hash_bits, bool) or int(hash_bits) != hash_bits \
+            or not 1 <= hash_bits <= 32:
+        raise ValueError(f'hash_bits must be an integer in [1, 32] (bits '
+                         f'of the IndexBinaryHash key); got {hash_bits!r}')
+    return int(hash_bits)
+
+
 class FaissBinaryBackend:
     """Lazily built faiss indexes over the packed codes of an index.
 
     Args:
-        range_index: ``'multihash'`` or ``'flat'`` for radius search.
+        range_index: ``'multihash'``, ``'hash'`` or ``'flat'`` for radius
+            search.
+        hash_bits: Key length of the ``'hash'`` table; default
+            :data:`DEFAULT_HASH_BITS`, at most the packed code length.
     """
 
-    def __init__(self, range_index: str = 'multihash'):
+    def __init__(self, range_index: str = 'multihash',
+                 hash_bits: Optional[int] = None):
         if range_index not in RANGE_INDEXES:
             raise ValueError(f'range_index must be one of {RANGE_INDEXES}; '
                              f'got {range_index!r}')
+        self.hash_bits = check_hash_bits(hash_bits)
+        if self.hash_bits is not None and range_index != 'hash':
+            raise ValueError(f"hash_bits={hash_bits} is a knob of "
+                             f"range_index='hash'; got range_index="
+                             f"{range_index!r}")
         self.range_index = range_index
         self._flat = None
-        self._multihash = None
+        self._range = None  # the multihash or hash index, when used
         self._size = 0
 
     def sync(self, packed: np.ndarray) -> None:
         """Bring the built indexes up to ``packed`` (rows are only ever
         appended, so the new rows are added incrementally)."""
         if len(packed) < self._size:  # pragma: no cover - defensive
-            self._flat = self._multihash = None
+            self._flat = self._range = None
             self._size = 0
         new = packed[self._size:]
         if len(new):
-            for index in (self._flat, self._multihash):
+            for index in (self._flat, self._range):
                 if index is not None:
                     index.add(new)
             self._size = len(packed)
@@ -93,8 +121,8 @@ class FaissBinaryBackend:
         # shape and contiguity, which the caller already did.
         ptr = faiss.swig_ptr(chunk)
         self._flat.add_c(len(chunk), ptr)
-        if self._multihash is not None:
-            self._multihash.add_c(len(chunk), ptr)
+        if self._range is not None:
+            self._range.add_c(len(chunk), ptr)
         self._size = start + len(chunk)
 
     def _build(self, kind: str, packed: np.ndarray):
@@ -102,6 +130,9 @@ class FaissBinaryBackend:
         dim = packed.shape[1] * 8
         if kind == 'flat':
             index = faiss.IndexBinaryFlat(dim)
+        elif kind == 'hash':
+            index = faiss.IndexBinaryHash(dim, min(
+                self.hash_bits or DEFAULT_HASH_BITS, dim))
         else:
             index = faiss.IndexBinaryMultiHash(dim, *multihash_shape(dim))
         index.add(packed)  # sync() ran first: packed is the whole index
@@ -126,10 +157,13 @@ class FaissBinaryBackend:
                 self._flat = self._build('flat', packed)
             index = self._flat
         else:
-            if self._multihash is None:
-                self._multihash = self._build('multihash', packed)
-            index = self._multihash
-            index.nflip = radius // index.nhash
+            if self._range is None:
+                self._range = self._build(self.range_index, packed)
+            index = self._range
+            if self.range_index == 'hash':
+                index.nflip = min(radius, index.b)
+            else:
+                index.nflip = radius // index.nhash
         lims, dist, pos = index.range_search(queries, radius + 1)
         return (lims.astype(np.int64), pos.astype(np.int64),
                 dist.astype(np.int64))

@@ -7,6 +7,7 @@ from hashplugins.evaluation.functional import (hamming_distance,
                                                mean_average_precision,
                                                pack_codes, unpack_codes)
 from hashplugins.retrieval import BinaryIndex
+from hashplugins.retrieval.binary_index import RangeResult
 
 faiss = pytest.importorskip('faiss')
 
@@ -51,11 +52,18 @@ def test_knn_with_ids_and_packed_queries():
 
 @pytest.mark.parametrize('bits,radius', [(12, 0), (12, 2), (16, 3),
                                          (64, 2), (64, 9), (8, 8)])
-@pytest.mark.parametrize('range_index', ['multihash', 'flat'])
-def test_radius_faiss_equals_exact(bits, radius, range_index):
+@pytest.mark.parametrize('range_index,hash_bits', [
+    ('multihash', None), ('flat', None), ('hash', None), ('hash', 5),
+    ('hash', 24)])
+def test_radius_faiss_equals_exact(bits, radius, range_index, hash_bits):
+    """Every faiss radius index gives the exact backend's lists; 'hash'
+    also with fewer key bits than the radius (all buckets flipped), a key
+    longer than the code (clamped) and keys over the pad bits of 12-bit
+    codes."""
     rng = np.random.default_rng(radius)
     db, _, q, _ = tie_heavy_codes(rng, 2000, 40, bits, flip=0.05)
-    index = BinaryIndex(bits, backend='exact', range_index=range_index)
+    index = BinaryIndex(bits, backend='exact', range_index=range_index,
+                        hash_bits=hash_bits)
     index.add(db)
     exact = index.range_search(q, radius)
     fast = index.range_search(q, radius, backend='faiss')
@@ -70,6 +78,44 @@ def test_radius_faiss_equals_exact(bits, radius, range_index):
         np.testing.assert_array_equal(a.distances, dist[i, a.positions])
         order = np.lexsort((want, dist[i, want]))
         np.testing.assert_array_equal(a.positions, want[order])
+
+
+def test_hash_range_index_follows_appends_and_load(tmp_path):
+    """range_index='hash' built at a first range search takes later
+    chunks (appended to the table) and survives save/load (rebuilt):
+    the hits equal the exact backend's after every add."""
+    rng = np.random.default_rng(11)
+    db, _, q, _ = tie_heavy_codes(rng, 1200, 30, 32, flip=0.03)
+    grown = BinaryIndex(32, backend='faiss', range_index='hash',
+                        hash_bits=12)
+    for a in range(0, 1200, 300):
+        grown.add(db[a:a + 300])
+        fast = grown.range_search(q, 3)
+        exact = grown.range_search(q, 3, backend='exact')
+        assert exact.lims[-1] > 0
+        for name in RangeResult._fields:
+            np.testing.assert_array_equal(getattr(fast, name),
+                                          getattr(exact, name))
+    grown.save(str(tmp_path / 'h.npz'))
+    loaded = BinaryIndex.load(str(tmp_path / 'h.npz'), backend='faiss',
+                              range_index='hash', hash_bits=12)
+    again = loaded.range_search(q, 3)
+    for name in RangeResult._fields:
+        np.testing.assert_array_equal(getattr(again, name),
+                                      getattr(fast, name))
+
+
+@pytest.mark.parametrize('kwargs,match', [
+    (dict(range_index='hash', hash_bits=0), 'hash_bits must be an integer'),
+    (dict(range_index='hash', hash_bits=40), r'in \[1, 32\]'),
+    (dict(range_index='hash', hash_bits=2.5), 'got 2.5'),
+    (dict(range_index='multihash', hash_bits=16),
+     "knob of range_index='hash'"),
+    (dict(range_index='lsh'), 'range_index must be one of'),
+])
+def test_range_index_knobs_refused(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        BinaryIndex(64, **kwargs)
 
 
 def test_save_load_search_and_map_equal_engine(tmp_path):
