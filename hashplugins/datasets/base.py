@@ -65,7 +65,7 @@ class SingleLabelHashingDataset(BaseDataset):
     (``validation=dict(num_per_class=..., seed=...)``): ``split='val'`` is
     that held-out part and ``split='train'`` the rest; a validation protocol
     retrieves ``'val'`` queries from the ``'train'`` images
-    (``configs/_base_/datasets/validation/``, docs/datasets.md).
+    (``configs/dadh/dadh_lenet5_mnist-val_16bit.py``, docs/datasets.md).
 
     Args:
         split (str): 'train', 'val' (needs ``validation``), 'query',

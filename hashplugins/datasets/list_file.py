@@ -19,7 +19,11 @@ from typing import List, NamedTuple, Optional, Sequence
 from mmpretrain.datasets import BaseDataset
 from mmpretrain.registry import DATASETS
 
+from .splits import carve_validation, carve_validation_count
 from .utils import prepare_naming_sample
+
+LIST_SPLITS = (None, 'train', 'val')
+LIST_VALIDATION_KEYS = ('num', 'num_per_class', 'seed')
 
 
 class ListEntry(NamedTuple):
@@ -126,6 +130,14 @@ class HashingListDataset(BaseDataset):
             calls are slow on network storage; a missing image then fails
             in ``LoadImageFromFile`` with its path.
         domain_id (int, optional): Put ``domain=domain_id`` in data infos.
+        validation (dict, optional): A validation set for tuning cut from
+            this (training) list: ``num`` (seeded random lines, for
+            multi-label lists) or ``num_per_class`` (per class, for lists
+            with exactly one positive per line), and ``seed`` (default 0).
+            Needs ``split``. None: the whole list.
+        split (str, optional): With ``validation``: ``'val'`` the held-out
+            lines, ``'train'`` the rest (in file order). None: the whole
+            list.
         **kwargs: Other :class:`mmpretrain.datasets.BaseDataset` arguments.
 
     Data info keys: ``img_path``, ``gt_label`` (list of positive class
@@ -141,10 +153,14 @@ class HashingListDataset(BaseDataset):
                  allow_empty_labels: bool = False,
                  check_files: bool = False,
                  domain_id: Optional[int] = None,
+                 validation: Optional[dict] = None,
+                 split: Optional[str] = None,
                  **kwargs):
         if not isinstance(num_classes, int) or num_classes < 1:
             raise ValueError('HashingListDataset: num_classes must be a '
                              f'positive int, got {num_classes!r}')
+        self.validation = _check_list_validation(validation, split)
+        self.split = split
         if classes is None and 'classes' not in (kwargs.get('metainfo') or {}):
             classes = tuple(str(i) for i in range(num_classes))
         if data_root and not osp.isdir(osp.expanduser(data_root)):
@@ -173,6 +189,8 @@ class HashingListDataset(BaseDataset):
             raise FileNotFoundError('HashingListDataset: ann_file is empty')
         entries = parse_hashing_list(self.ann_file, self.num_classes,
                                      self.allow_empty_labels)
+        if self.validation is not None:
+            entries = self._validation_part(entries)
         prefix = self.data_prefix.get('img_path', '')
         infos, missing = [], []
         for e in entries:
@@ -190,6 +208,28 @@ class HashingListDataset(BaseDataset):
                 f'exist, e.g. {missing[:3]}; check data_root/data_prefix')
         return infos
 
+    def _validation_part(self, entries: List[ListEntry]) -> List[ListEntry]:
+        """The ``split`` part of the validation cut of ``entries``."""
+        seed = self.validation.get('seed', 0)
+        where = f'{self.ann_file}: validation={self.validation}'
+        try:
+            if 'num' in self.validation:
+                fit, val = carve_validation_count(
+                    len(entries), self.validation['num'], seed)
+            else:
+                for e in entries:
+                    if len(e.labels) != 1:
+                        raise ValueError(
+                            f'line {e.lineno} has {len(e.labels)} positive '
+                            'labels; num_per_class needs exactly one per '
+                            'line (use num for a multi-label list)')
+                fit, val = carve_validation(
+                    range(len(entries)), [e.labels[0] for e in entries],
+                    self.validation['num_per_class'], seed)
+        except ValueError as err:
+            raise ValueError(f'{where}: {err}') from None
+        return [entries[i] for i in (val if self.split == 'val' else fit)]
+
     def prepare_data(self, idx: int):
         """The pipeline's output; errors name the sample and its file."""
         return prepare_naming_sample(self, idx)
@@ -197,3 +237,31 @@ class HashingListDataset(BaseDataset):
     def get_cat_ids(self, idx: int) -> List[int]:
         """Positive class indices of sample ``idx``."""
         return list(self.get_data_info(idx)['gt_label'])
+
+
+def _check_list_validation(validation: Optional[dict],
+                           split: Optional[str]) -> Optional[dict]:
+    """``validation`` as a dict, or a ValueError saying what is allowed."""
+    owner = 'HashingListDataset'
+    if split not in LIST_SPLITS:
+        raise ValueError(f'{owner}: split={split!r} is not one of '
+                         f"{LIST_SPLITS} (a list file is one split already; "
+                         "'train'/'val' are the parts of its validation cut)")
+    if validation is None:
+        if split is not None:
+            raise ValueError(
+                f"{owner}: split={split!r} needs validation=dict(num=... or "
+                'num_per_class=..., seed=...), the validation set cut from '
+                'the list')
+        return None
+    if not isinstance(validation, dict) or set(validation) - set(
+            LIST_VALIDATION_KEYS) or ('num' in validation) == (
+                'num_per_class' in validation):
+        raise ValueError(
+            f'{owner}: validation must be a dict with exactly one of num / '
+            f'num_per_class (and optionally seed), got {validation!r}')
+    if split is None:
+        raise ValueError(f"{owner}: validation={validation} needs split="
+                         "'train' (the rest of the list) or 'val' (the "
+                         'held-out lines)')
+    return dict(validation)

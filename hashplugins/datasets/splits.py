@@ -159,6 +159,37 @@ def carve_validation(train: Sequence[int],
     return train[~is_val], train[perm[is_val[perm]]]
 
 
+def carve_validation_count(num_items: int,
+                           num: int,
+                           seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
+    """Cut ``num`` seeded random items out of ``num_items`` training items:
+    the validation cut for multi-label training sets (a per-class count is
+    not defined when an image has several classes).
+
+    Args:
+        num_items (int): Size of the training split.
+        num (int): Validation items (>= 1, fewer than ``num_items``).
+        seed (int): Seed of the permutation (``np.random.RandomState``, as
+            :func:`carve_validation`).
+
+    Returns:
+        tuple: ``(fit, val)`` positions in the training split: the rest in
+        their order and the validation items in the permutation's order.
+
+    Raises:
+        ValueError: On a bad count.
+    """
+    if isinstance(num, bool) or not isinstance(num, (int, np.integer)) \
+            or not 1 <= num < num_items:
+        raise ValueError(f'validation num must be an int in [1, {num_items}) '
+                         f'(the training split has {num_items} items and '
+                         f'must keep some to train on), got {num!r}')
+    perm = np.random.RandomState(seed).permutation(num_items)
+    is_val = np.zeros(num_items, bool)
+    is_val[perm[:num]] = True
+    return np.flatnonzero(~is_val), perm[:num].astype(np.int64)
+
+
 def make_partition_split(partitions: Mapping[str, Sequence[int]],
                          spec: Mapping) -> Split:
     """Make a fixed split out of named partitions (e.g. official train/test).
