@@ -9,6 +9,10 @@ the cost of the discrete code update (B-step) at N = 200,000.
    optimizer. Each run is the real ``Runner`` (train, then the val loop
    with ``HammingRetrievalMetric``) in its own process, one thread each;
    mAP@all over the whole database, mean ± sample std over seeds.
+   ``--learned-b``: the same variants on protocol 'b' (the 5,000 training
+   images are also database items, 69,000 in all), where the learned
+   training codes B can serve as those items' database codes (ADSH-style,
+   ``learned_database_codes``): each code source with and without B.
 2. Speed/memory: ``DualAsymmetricHasher.update_codes`` for N = 200,000,
    k = 64 with random stream outputs, single-label (10 classes) and
    multi-label (21 classes) synthetic labels, each in a fresh process:
@@ -24,6 +28,7 @@ Writes ``benchmarks/results/dadh.{json,md}``.
 Usage:
     python benchmarks/dadh_benchmark.py [--seeds 0 1 2] [--bits 16 32]
         [--epochs 10] [--jobs 2] [--skip-quality] [--skip-speed]
+        [--learned-b] [--keep-existing]
 """
 import argparse
 import json
@@ -107,10 +112,11 @@ def _setup_child():
 # ----------------------------------------------------------------------------
 # 1. quality (one Runner per process)
 def _encode_eval_set(model, loader):
-    """Every stream's pre-activation outputs, labels and split of the
-    query + database set, one pass over the loader."""
+    """Every stream's pre-activation outputs, labels, split and pool index
+    of the query + database set, one pass over the loader."""
     import torch
     outputs, labels, splits = {n: [] for n in model.streams}, [], []
+    pool_index = []
     model.eval()
     with torch.no_grad():
         for data in loader:
@@ -121,18 +127,26 @@ def _encode_eval_set(model, loader):
             for sample in data['data_samples']:
                 labels.append(int(sample.gt_label[0]))
                 splits.append(sample.metainfo['split'])
+                pool_index.append(int(sample.metainfo.get('pool_index', -1)))
     return ({n: torch.cat(v) for n, v in outputs.items()},
-            torch.tensor(labels), splits)
+            torch.tensor(labels), splits, torch.tensor(pool_index))
 
 
-def code_map(outputs, labels, splits, source: str) -> float:
+def code_map(outputs, labels, splits, source: str,
+             learned=None) -> float:
     """mAP@all (stable ties, the configs' metric) with query and database
-    codes sign(F), sign(G) or sign(F + G)."""
+    codes sign(F), sign(G) or sign(F + G); with ``learned = (found, rows)``
+    (database items that are training items, their row of B) those items
+    take ``bank_codes[rows]`` (B-as-database)."""
     import numpy as np
     import torch
     from hashplugins.evaluation.functional import hamming_retrieval_metrics
     value = sum(outputs.values()) if source == 'sum' else outputs[source]
-    codes = torch.where(value >= 0, 1., -1.).numpy()
+    codes = torch.where(value >= 0, 1., -1.)
+    if learned is not None:
+        found, learned_codes = learned
+        codes = torch.where(found[:, None], learned_codes, codes)
+    codes = codes.numpy()
     query = np.array([s == 'query' for s in splits])
     out = hamming_retrieval_metrics(
         codes[query], codes[~query], labels.numpy()[query],
@@ -141,9 +155,13 @@ def code_map(outputs, labels, splits, source: str) -> float:
 
 
 def quality_run(variant: str, bits: int, seed: int, epochs: int,
-                knobs: Optional[dict] = None) -> dict:
+                knobs: Optional[dict] = None, protocol: str = 'a') -> dict:
     """Train and evaluate one configuration; returns mAP (per code source
     for DADH), the logged gradient shares and timings.
+
+    With ``protocol='b'`` the training images are database items too; the
+    model keeps their ids (``learned_database_codes``) and each code source
+    is also scored with B as those items' database codes (``'<source>+B'``).
 
     With ``knobs`` (a pilot run: ``model`` and ``code_hook`` entries merged
     into the config's model and DADHCodeUpdateHook) the validation config
@@ -159,6 +177,16 @@ def quality_run(variant: str, bits: int, seed: int, epochs: int,
     cfg.train_dataloader.dataset.data_root = root
     for part in ('query', 'database'):
         cfg.val_dataloader.dataset[part].data_root = root
+    if protocol != 'a':
+        cfg.train_dataloader.dataset.protocol = protocol
+        for part in ('query', 'database'):
+            cfg.val_dataloader.dataset[part].protocol = protocol
+        cfg.model.learned_database_codes = True
+        pack = cfg.val_dataloader.dataset.pipeline[-1]
+        assert pack['type'] == 'PackHashInputs', pack
+        from hashplugins.datasets.transforms.pack import PackHashInputs
+        pack['meta_keys'] = PackHashInputs.DEFAULT_META_KEYS + (
+            'pool_index', )
     cfg.test_dataloader = cfg.val_dataloader
     if knobs is not None:
         cfg.model.update(knobs.get('model', {}))
@@ -196,16 +224,29 @@ def quality_run(variant: str, bits: int, seed: int, epochs: int,
         start = time.perf_counter()
         model = runner.model
         import torch
-        outputs, labels, splits = _encode_eval_set(model, runner.val_dataloader)
+        outputs, labels, splits, pool_index = _encode_eval_set(
+            model, runner.val_dataloader)
+        sources = ('f', 'g', 'sum') if model.stream_g is not None else ('f', )
         maps = {source: code_map(outputs, labels, splits, source)
-                for source in (('f', 'g', 'sum') if model.stream_g is not None
-                               else ('f', ))}
+                for source in sources}
+        learned_rows = 0
+        if protocol != 'a':
+            is_db = torch.tensor([s == 'database' for s in splits])
+            found, rows = model.code_bank.rows_of_ids(
+                torch.where(is_db, pool_index, -1))
+            learned = (found, model.code_bank.codes[rows].float())
+            learned_rows = int(found.sum())
+            assert learned_rows == model.code_bank.num_train, learned_rows
+            for source in sources:
+                maps[source + '+B'] = code_map(outputs, labels, splits,
+                                               source, learned)
         eval_s = time.perf_counter() - start
         bank = model.code_bank
         codes = dict(distinct_B=int(torch.unique(bank.codes, dim=0).shape[0]),
                      B_bit_mean_abs=float(bank.codes.mean(0).abs().mean()))
     return dict(variant=variant, bits=bits, seed=seed, epochs=epochs,
-                knobs=knobs, mAP=maps['f'], mAP_by_code=maps,
+                knobs=knobs, protocol=protocol, learned_rows=learned_rows,
+                num_eval=len(splits), mAP=maps['f'], mAP_by_code=maps,
                 grad_shares=shares, train_s=train_s, eval_s=eval_s, **codes)
 
 
@@ -433,6 +474,21 @@ def write_markdown(result: dict, path: str) -> None:
                              f"{row['term'][len('grad_share_'):]} | "
                              f"{row['mean']:.3f} |")
             lines.append('')
+    if result.get('learned_b'):
+        q = result['learned_b_setup']
+        lines += [
+            '## Learned B as database codes (protocol b)', '',
+            f"Data: {q['data']}. Model: {q['model']}. Budget: "
+            f"{q['budget']}. Metric: {q['metric']}. Code: commit "
+            f"{q.get('commit')}.", '',
+            '| variant | bits | mAP@all (mean ± std) | seeds | per seed |',
+            '|---|---|---|---|---|']
+        for row in result['learned_b']:
+            values = ', '.join(f'{v:.4f}' for v in row['values'])
+            lines.append(f"| {row['variant']} | {row['bits']} | "
+                         f"{row['mean']:.4f} ± {row['std']:.4f} | "
+                         f"{row['seeds']} | {values} |")
+        lines.append('')
     if result.get('pilot'):
         p = result['pilot_setup']
         lines += [
@@ -521,6 +577,10 @@ def main():
         'validation config, with --seeds and --bits')
     parser.add_argument('--skip-speed', action='store_true')
     parser.add_argument(
+        '--learned-b', action='store_true',
+        help="also run the variants on protocol 'b' and score the learned "
+        'training codes B as database codes')
+    parser.add_argument(
         '--keep-existing', action='store_true',
         help='keep the sections of an existing dadh.json that are skipped')
     parser.add_argument('--child', nargs=2, help=argparse.SUPPRESS)
@@ -595,6 +655,30 @@ def main():
             'sign(F) (dadh (f), single stream), sign(G) (dadh (g)) or '
             'sign(F + G) (dadh (sum)), from one pass over the evaluation '
             'images per run',
+            jobs_in_parallel=args.jobs,
+            commit=result['hardware']['commit'])
+    if args.learned_b:
+        jobs = [dict(variant=v, bits=b, seed=s, epochs=args.epochs,
+                     protocol='b')
+                for b in args.bits for s in args.seeds for v in VARIANTS]
+        start = time.perf_counter()
+        with ThreadPoolExecutor(args.jobs) as pool:
+            runs = list(pool.map(lambda kw: _child('quality', **kw), jobs))
+        result['learned_b_wall_s'] = time.perf_counter() - start
+        result['learned_b_runs'] = runs
+        result['learned_b'] = summarize_quality(runs)
+        result['learned_b_setup'] = dict(
+            data='MNIST (shared copy), protocol b: the same 1,000 queries '
+            '(100/class) and 5,000 training images (500/class) as protocol '
+            'a, database = all 69,000 non-query images, the training images '
+            'included; 32x32 gray',
+            model='as in the protocol-a table, plus learned_database_codes '
+            '(the model keeps the pool ids of its training items)',
+            budget='as in the protocol-a table (single_stream_2x: twice the '
+            'epochs = DADH\'s network passes)',
+            metric="mAP@all; '<code>+B' = the same query codes, and the "
+            'database items that are training items take their row of the '
+            'learned B instead of their network code (5,000 of 69,000)',
             jobs_in_parallel=args.jobs,
             commit=result['hardware']['commit'])
     if not args.skip_speed:
