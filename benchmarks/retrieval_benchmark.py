@@ -9,6 +9,7 @@ In one run:
   evaluation engine) against the raw faiss
   calls it wraps (``IndexBinaryFlat.search``,
   ``IndexBinaryMultiHash.range_search`` with ``nflip=0``,
+  ``IndexBinaryHash(64, 16).range_search`` with ``nflip=2``,
   ``IndexBinaryFlat.range_search``). Timings are interleaved (the order
   rotates every repeat) and repeated; ratios are of medians measured in
   this run. Results are checked equal (k-NN lists, radius sets).
@@ -98,10 +99,14 @@ def search_bench(args, db, queries) -> dict:
     build['raw IndexBinaryFlat'] = t
     t, mih = timed(lambda: _faiss_mih(faiss, db))
     build['raw IndexBinaryMultiHash(64, 4, 16)'] = t
+    t, table = timed(lambda: _faiss_hash(faiss, db, radius))
+    build['raw IndexBinaryHash(64, 16)'] = t
     ours = BinaryIndex(64, backend='faiss')
     ours.add(db)
     ours_flat = BinaryIndex(64, backend='faiss', range_index='flat')
     ours_flat.add(db)
+    ours_hash = BinaryIndex(64, backend='faiss', range_index='hash')
+    ours_hash.add(db)
     exact = BinaryIndex(64, backend='exact')
     exact.add(db)
     # First calls build the lazy faiss indexes / word layout: timed apart.
@@ -110,6 +115,8 @@ def search_bench(args, db, queries) -> dict:
     build['ours faiss (multihash, first range search)'] = timed(
         lambda: ours.range_search(queries[:1], radius))[0]
     ours_flat.range_search(queries[:1], radius)
+    build['ours faiss (hash, first range search)'] = timed(
+        lambda: ours_hash.range_search(queries[:1], radius))[0]
     exact.search(queries[:1], k)
 
     # Correctness in this run: same lists / sets as raw faiss.
@@ -118,12 +125,15 @@ def search_bench(args, db, queries) -> dict:
         res = index.search(queries, k)
         assert (res.ids == raw_i).all() and (res.distances == raw_d).all()
     lims, _, ids = mih.range_search(queries, radius + 1)
-    for index in (ours, ours_flat, exact):
+    hash_lims, _, hash_ids = table.range_search(queries, radius + 1)
+    assert (hash_lims == lims).all()
+    for index in (ours, ours_flat, ours_hash, exact):
         res = index.range_search(queries, radius)
         assert (res.lims == lims).all()
         for i in range(len(queries)):
             assert set(res.ids[res.lims[i]:res.lims[i + 1]]) == set(
-                ids[lims[i]:lims[i + 1]])
+                ids[lims[i]:lims[i + 1]]) == set(
+                    hash_ids[lims[i]:lims[i + 1]])
     hits = int(lims[-1])
 
     knn = interleaved({
@@ -135,10 +145,14 @@ def search_bench(args, db, queries) -> dict:
     rad = interleaved({
         'raw faiss IndexBinaryMultiHash.range_search':
         lambda: mih.range_search(queries, radius + 1),
+        'raw faiss IndexBinaryHash.range_search':
+        lambda: table.range_search(queries, radius + 1),
         'raw faiss IndexBinaryFlat.range_search':
         lambda: flat.range_search(queries, radius + 1),
         'BinaryIndex faiss (multihash)':
         lambda: ours.range_search(queries, radius),
+        'BinaryIndex faiss (hash)':
+        lambda: ours_hash.range_search(queries, radius),
         'BinaryIndex faiss (flat)':
         lambda: ours_flat.range_search(queries, radius),
         'BinaryIndex exact (evaluation engine)':
@@ -147,11 +161,13 @@ def search_bench(args, db, queries) -> dict:
     base_knn = knn['raw faiss IndexBinaryFlat.search']['median_s']
     base_rad = rad['raw faiss IndexBinaryMultiHash.range_search']['median_s']
     base_rad_flat = rad['raw faiss IndexBinaryFlat.range_search']['median_s']
+    base_rad_hash = rad['raw faiss IndexBinaryHash.range_search']['median_s']
     for name, row in knn.items():
         row['ratio_vs_raw_faiss'] = row['median_s'] / base_knn
     for name, row in rad.items():
         row['ratio_vs_raw_multihash'] = row['median_s'] / base_rad
         row['ratio_vs_raw_flat'] = row['median_s'] / base_rad_flat
+        row['ratio_vs_raw_hash'] = row['median_s'] / base_rad_hash
     return dict(num_db=args.num_db, num_queries=args.num_queries, bits=64,
                 k=k, radius=radius, radius_hits_total=hits,
                 build_s=build, knn=knn, radius_search=rad,
@@ -161,6 +177,13 @@ def search_bench(args, db, queries) -> dict:
 def _faiss_flat(faiss, db):
     index = faiss.IndexBinaryFlat(64)
     index.add(db)
+    return index
+
+
+def _faiss_hash(faiss, db, radius):
+    index = faiss.IndexBinaryHash(64, 16)
+    index.add(db)
+    index.nflip = radius  # exact: the 16 key bits differ in <= radius
     return index
 
 
@@ -220,11 +243,13 @@ def _search_md(name: str, s: dict, repeats: int) -> list:
                      f'{row["min_s"]:.3f} | '
                      f'**{row["ratio_vs_raw_faiss"]:.2f}x** |')
     lines += ['', '| radius search (d <= 2) | median s | min s | ratio vs '
-              'raw multihash | ratio vs raw flat |', '|---|---|---|---|---|']
+              'raw multihash | ratio vs raw hash | ratio vs raw flat |',
+              '|---|---|---|---|---|---|']
     for key, row in s['radius_search'].items():
         lines.append(f'| {key} | {row["median_s"]:.4f} | '
                      f'{row["min_s"]:.4f} | '
                      f'**{row["ratio_vs_raw_multihash"]:.2f}x** | '
+                     f'{row["ratio_vs_raw_hash"]:.2f}x | '
                      f'{row["ratio_vs_raw_flat"]:.2f}x |')
     lines += ['', 'Build / first-call times (s): ' + ', '.join(
         f'{k} {v:.3f}' for k, v in s['build_s'].items()) + '.', '']
@@ -265,16 +290,20 @@ NOTES = (
     'int64 key; an earlier np.lexsort made our clustered radius search '
     '1.88x raw faiss). '
     '`backend="exact"` is the evaluation engine (numpy XOR + popcount '
-    'into a uint8 block, counting-sort ranking), a linear scan with no '
-    'compiled inner loop of its own: on k-NN it stays a small factor from '
-    'faiss\'s C++ scan, and on radius search it cannot approach '
-    'multi-index hashing, which looks up only the buckets near each query '
-    '(uniform codes: radius-2 balls are almost empty), nor reach 1.5x of '
-    'faiss on k-NN: its numpy XOR + popcount pass alone costs about 2.7 ms '
-    'per query over 1M codes against about 1.5 ms for faiss\'s whole '
-    'search. It is the reference '
+    'into a uint8 block, counting-sort ranking), a linear scan: on k-NN it stays a small factor from '
+    'faiss\'s C++ scan (see the tables), and on radius search it cannot '
+    'approach the hash indexes, which look up only the buckets near each '
+    'query (uniform codes: radius-2 balls are almost empty). It is the '
+    'reference '
     'the faiss backend is tested against and the fallback without faiss; '
     '`backend="auto"` (the default) uses faiss when it is installed. '
+    '`range_index="hash"` (one `IndexBinaryHash` table of 16 key bits, '
+    'nflip = radius) wins where multi-hash tables hold long buckets '
+    '(clustered codes, as a trained model gives) and loses on uniform '
+    'codes, where multi-hash looks up 4 tiny buckets per query and the '
+    'single table enumerates 137; both are exact. Our overhead over the '
+    'raw call is the same hit sort for both (about 0.03 s for 434k hits '
+    'here), so it is a larger ratio on the faster raw index. '
     'Encode throughput includes the test pipeline (resize for ResNet-50) '
     'and excludes image decoding; no GPU was available, so GPU numbers '
     'are not reported (run with --device cuda where one is).')
