@@ -74,7 +74,9 @@ class SingleLabelHashingDataset(BaseDataset):
             (or an alias), or a protocol dict; None = ``DEFAULT_PROTOCOL``.
         seed (int): Seed of the split.
         split_dir (str, optional): Where the split files live; default
-            ``$HASHPLUGINS_CACHE/splits/<pool>/<protocol>_seed<seed>``.
+            a folder under ``$HASHPLUGINS_CACHE/splits/<pool>/`` per
+            protocol, seed and data root
+            (:func:`~hashplugins.datasets.splits.default_split_dir`).
         domain_id (int, optional): Put ``domain=domain_id`` in every data
             info (0 = source, 1 = target in transfer settings).
         validation (dict, optional): ``num_per_class`` (int) and ``seed``
@@ -157,7 +159,8 @@ class SingleLabelHashingDataset(BaseDataset):
             self.seed,
             partitions=pool.partitions,
             items=pool.items,
-            protocol_name=self.protocol_name)
+            protocol_name=self.protocol_name,
+            source=self.data_root or None)
 
     def select_indices(self, pool: Pool) -> np.ndarray:
         """Pool indices of this dataset's split (or all for 'all')."""

@@ -322,14 +322,31 @@ def items_checksum(items: Optional[Sequence[str]]) -> Optional[str]:
     return hashlib.sha1('\n'.join(items).encode()).hexdigest()
 
 
-def default_split_dir(dataset: str, protocol_name: str, seed: int) -> str:
-    """``<cache>/splits/<dataset>/<protocol>_seed<seed>``.
+def source_digest(source: str) -> str:
+    """8 hex digits of a pool's source (its data root, made absolute and
+    real), so that two pools read through one dataset class (e.g. two
+    idx-format digit sets through ``MNISTHashing``) never share a cached
+    split, while a changed file list under the same root is still caught
+    by ``meta.json``."""
+    path = osp.realpath(osp.expanduser(source))
+    return hashlib.sha1(path.encode()).hexdigest()[:8]
+
+
+def default_split_dir(dataset: str,
+                      protocol_name: str,
+                      seed: int,
+                      source: Optional[str] = None) -> str:
+    """``<cache>/splits/<dataset>/<protocol>_seed<seed>[_src-<digest>]``.
 
     The cache (``$HASHPLUGINS_CACHE`` or ``~/.cache/hashplugins``) keeps
     splits out of data folders, which may be read-only and shared.
+    ``source`` (the pool's data root; :func:`source_digest`) keys the
+    folder by where the pool was read from, not only by the dataset's name.
     """
-    return osp.join(cache_root(), 'splits', dataset,
-                    f'{protocol_name}_seed{seed}')
+    folder = f'{protocol_name}_seed{seed}'
+    if source:
+        folder += f'_src-{source_digest(source)}'
+    return osp.join(cache_root(), 'splits', dataset, folder)
 
 
 def write_split(split_dir: str, split: Split, meta: dict) -> None:
@@ -392,8 +409,10 @@ def split_meta(dataset: str,
                seed: int,
                labels,
                items=None,
-               split: Optional[Split] = None) -> dict:
-    """The ``meta.json`` content identifying a split and its pool."""
+               split: Optional[Split] = None,
+               source: Optional[str] = None) -> dict:
+    """The ``meta.json`` content identifying a split and its pool
+    (``source``, the pool's data root, is recorded for messages only)."""
     meta = dict(
         format=SPLIT_FORMAT_VERSION,
         dataset=dataset,
@@ -405,12 +424,18 @@ def split_meta(dataset: str,
         items_sha1=items_checksum(items))
     if split is not None:
         meta['counts'] = {k: int(len(v)) for k, v in split.items()}
+    if source:
+        meta['source'] = osp.realpath(osp.expanduser(source))
     return meta
 
 
 # Keys that must agree between a stored split and the dataset loading it.
 _IDENTITY_KEYS = ('protocol', 'seed', 'num_samples', 'label_sha1',
                   'items_sha1')
+
+
+def _source_note(source: Optional[str]) -> str:
+    return f' read from {source}' if source else ''
 
 
 def load_or_create_split(split_dir: Optional[str],
@@ -420,7 +445,8 @@ def load_or_create_split(split_dir: Optional[str],
                          seed: int = 0,
                          partitions: Optional[Mapping] = None,
                          items: Optional[Sequence[str]] = None,
-                         protocol_name: Optional[str] = None) -> Split:
+                         protocol_name: Optional[str] = None,
+                         source: Optional[str] = None) -> Split:
     """Load the saved split of a pool, or draw and save it first.
 
     Args:
@@ -435,6 +461,8 @@ def load_or_create_split(split_dir: Optional[str],
             paths), so a folder whose file list changed is caught.
         protocol_name (str, optional): Name for the directory and meta;
             default ``custom-<hash>``.
+        source (str, optional): Where the pool was read from (its data
+            root): part of the default directory, recorded in meta.
 
     Returns:
         dict: 'query', 'train', 'database' -> int64 pool indices.
@@ -446,7 +474,7 @@ def load_or_create_split(split_dir: Optional[str],
     spec = normalize_protocol(protocol)
     protocol_name = protocol_name or f'custom-{protocol_digest(spec)}'
     if split_dir is None:
-        split_dir = default_split_dir(name, protocol_name, seed)
+        split_dir = default_split_dir(name, protocol_name, seed, source)
     split_dir = osp.abspath(osp.expanduser(split_dir))
     want = split_meta(name, protocol_name, spec, seed, labels, items)
     if not osp.isdir(split_dir) or not os.listdir(split_dir):
@@ -455,16 +483,24 @@ def load_or_create_split(split_dir: Optional[str],
             split, labels, spec, partitions, source=f'new split for {name}')
         write_split(
             split_dir, split,
-            split_meta(name, protocol_name, spec, seed, labels, items, split))
+            split_meta(name, protocol_name, spec, seed, labels, items, split,
+                       source))
     split, meta = read_split(split_dir)
     for key in _IDENTITY_KEYS:
         if meta.get(key) != want[key]:
             raise ValueError(
                 f'{osp.join(split_dir, META_FILE)} does not match this '
                 f'dataset: it records {key}={meta.get(key)!r}, the dataset '
-                f'({name}) gives {want[key]!r}. The split was made for '
-                f'another dataset, protocol or seed; delete {split_dir} to '
-                'draw a fresh split, or pass another split_dir.')
+                f'({name}, {want["num_samples"]} images) gives '
+                f'{want[key]!r}{_source_note(source)}. The split was made '
+                'for another dataset, protocol or seed, or the files under '
+                f'the data root changed since (it records dataset '
+                f'{meta.get("dataset")!r}, {meta.get("num_samples")} images'
+                f'{_source_note(meta.get("source"))}, protocol '
+                f'{meta.get("protocol_name")!r}, seed {meta.get("seed")}); '
+                'pass another split_dir, or leave split_dir unset to use '
+                'the cache (one folder per data root), or delete '
+                f'{split_dir} to draw a fresh split.')
     for part, count in meta.get('counts', {}).items():
         if part in split and len(split[part]) != count:
             raise ValueError(f'{split_dir}/{part}.txt has {len(split[part])} '

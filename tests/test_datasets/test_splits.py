@@ -160,11 +160,51 @@ def test_split_files_written_and_reloaded(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ['s1', 's2', 's3']
 
 
-def test_default_split_dir_in_cache(tmp_cache):
+def test_default_split_dir_in_cache(tmp_cache, tmp_path):
     S.load_or_create_split(
         None, 'toy', LABELS, SPEC, seed=3, protocol_name='mine')
     assert (tmp_cache / 'splits' / 'toy' / 'mine_seed3' /
             'meta.json').is_file()
+    # With the pool's source (its data root) the folder is keyed by it.
+    S.load_or_create_split(None, 'toy', LABELS, SPEC, seed=3,
+                           protocol_name='mine', source=str(tmp_path))
+    folder = f'mine_seed3_src-{S.source_digest(str(tmp_path))}'
+    meta = tmp_cache / 'splits' / 'toy' / folder / 'meta.json'
+    assert str(tmp_path.resolve()) in meta.read_text()
+
+
+def test_cache_is_keyed_by_source(tmp_cache, tmp_path):
+    """Two pools read through one dataset name from two roots (e.g. two
+    idx-format digit sets through MNISTHashing) get their own cached
+    splits; the same root with changed content is still refused, naming
+    both and the way out."""
+    other = np.roll(LABELS, 5)
+    first = S.load_or_create_split(None, 'toy', LABELS, SPEC, seed=1,
+                                   source=str(tmp_path / 'a'))
+    S.load_or_create_split(None, 'toy', other, SPEC, seed=1,
+                           source=str(tmp_path / 'b'))
+    again = S.load_or_create_split(None, 'toy', LABELS, SPEC, seed=1,
+                                   source=str(tmp_path / 'a'))
+    for part in ('query', 'train', 'database'):
+        np.testing.assert_array_equal(again[part], first[part])
+    assert len(os.listdir(tmp_cache / 'splits' / 'toy')) == 2
+    with pytest.raises(ValueError) as err:
+        S.load_or_create_split(None, 'toy', other, SPEC, seed=1,
+                               source=str(tmp_path / 'a'))
+    message = str(err.value)
+    assert f"read from {tmp_path.resolve() / 'a'}" in message
+    assert 'records label_sha1' in message and 'files under' in message
+
+
+def test_mismatch_names_both_datasets(tmp_path):
+    S.load_or_create_split(str(tmp_path / 's'), 'toy', LABELS, SPEC, seed=1)
+    with pytest.raises(ValueError) as err:
+        S.load_or_create_split(str(tmp_path / 's'), 'other', LABELS[:-6],
+                               SPEC, seed=1)
+    message = str(err.value)
+    assert "records dataset 'toy', 240 images" in message
+    assert '(other, 234 images)' in message
+    assert 'leave split_dir unset' in message
 
 
 @pytest.mark.parametrize('change, key', [

@@ -85,3 +85,32 @@ def test_validation_config_builds_on_shared_mnist(shared_data, tmp_cache):
     assert not ids(val.query) & ids(train)
     assert len(test.query) == 1000 and len(test.database) == 64000
     assert not ids(val.query) & ids(test.query)
+
+
+def test_two_idx_sets_through_mnist_hashing_keep_their_splits(
+        tmp_path, tmp_cache, idx_writer):
+    """A second digit set read through MNISTHashing (same idx format,
+    another pool) used to write into the same cached split folder, and the
+    next run on the first set then failed its checksum. The cache is keyed
+    by the pool's content: both sets load, again and again."""
+    first = _toy_mnist(tmp_path / 'a', idx_writer, n_train=60, n_test=20)
+    second = str(tmp_path / 'b')
+    (tmp_path / 'b').mkdir()
+    rng = np.random.RandomState(1)
+    for prefix, n in (('train', 50), ('t10k', 30)):
+        idx_writer(tmp_path / 'b' / f'{prefix}-images-idx3-ubyte',
+                   rng.randint(0, 256, (n, 28, 28)))
+        idx_writer(tmp_path / 'b' / f'{prefix}-labels-idx1-ubyte',
+                   rng.permutation(np.arange(n) % 10))
+    protocol = dict(kind='per_class', num_query_per_class=1,
+                    num_train_per_class=4, database='rest')
+
+    def query(root):
+        ds = MNISTHashing(root, protocol=protocol, split='query')
+        return [ds.get_data_info(i)['pool_index'] for i in range(len(ds))]
+
+    a = query(first)
+    b = query(second)
+    assert query(first) == a and query(second) == b
+    folders = list((tmp_cache / 'splits' / 'mnist').iterdir())
+    assert len(folders) == 2
