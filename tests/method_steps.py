@@ -28,6 +28,12 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # that marks it and the tag's values for (first part, second part))
 METHODS = {
     'dpsh': ('configs/dpsh/dpsh_lenet5_mnist5k_16bit.py', 1, None),
+    'hashnet': ('configs/hashnet/hashnet_lenet5_mnist5k_16bit.py', 1, None),
+    'dsh': ('configs/dsh/dsh_lenet5_mnist5k_16bit.py', 1, None),
+    'dch': ('configs/dch/dch_lenet5_mnist5k_16bit.py', 1, None),
+    'csq': ('configs/csq/csq_lenet5_mnist5k_16bit.py', 1, None),
+    'greedyhash': ('configs/greedyhash/greedyhash_lenet5_mnist5k_16bit.py',
+                   1, None),
     'tah': ('configs/tah/tah_lenet5_mnist2usps_16bit.py', 1,
             ('domain', 0, 1)),
     'metah': ('configs/metah/metah_lenet5_mnist2usps_16bit.py', 1,

@@ -178,11 +178,52 @@ CASES = [
          _module(dict(type='HashQuantizationLoss', mode='l2'))),
     Case('quantization_logcosh', 'HashQuantizationLoss', 'tanh', K,
          _module(dict(type='HashQuantizationLoss', mode='logcosh'))),
+    # GreedyHash: on the linear hash layer's unbounded output
+    Case('quantization_cubic', 'HashQuantizationLoss', 'identity', K,
+         _module(dict(type='HashQuantizationLoss', mode='cubic'))),
     Case('t_distribution', 'TDistributionPairwiseLoss', 'tanh', K,
          _module(dict(type='TDistributionPairwiseLoss'), _labels)),
     Case('t_distribution_exact', 'TDistributionPairwiseLoss', 'tanh', K,
          _module(dict(type='TDistributionPairwiseLoss', threshold=None,
                       sim_numerator='bits'), _labels)),
+    # HashNet: batch weights, the official fixed class_num, unweighted
+    Case('weighted_pairwise_logistic', 'WeightedPairwiseLogisticLoss',
+         'tanh', K, _module(dict(type='WeightedPairwiseLogisticLoss'),
+                            _labels)),
+    Case('weighted_pairwise_logistic_fixed', 'WeightedPairwiseLogisticLoss',
+         'tanh', K, _module(dict(type='WeightedPairwiseLogisticLoss',
+                                 pos_weight=5., scale=2.,
+                                 include_self_pairs=True), _labels)),
+    Case('weighted_pairwise_logistic_sum', 'WeightedPairwiseLogisticLoss',
+         'tanh', K, _module(dict(type='WeightedPairwiseLogisticLoss',
+                                 weighted=False, reduction='sum'), _labels)),
+    # DSH: real-valued outputs (large, saturated rows), margin 2B
+    Case('pairwise_contrastive', 'PairwiseContrastiveLoss', 'identity', K,
+         _module(dict(type='PairwiseContrastiveLoss'), _labels)),
+    Case('pairwise_contrastive_wide_margin', 'PairwiseContrastiveLoss',
+         'identity', K, _module(dict(type='PairwiseContrastiveLoss',
+                                     margin=2000., reg_weight=0.5),
+                                _labels)),
+    # DCH: paper form, the authors' Euclidean form, DeepHash-pytorch's clamp
+    Case('cauchy_cross_entropy', 'CauchyCrossEntropyLoss', 'tanh', K,
+         _module(dict(type='CauchyCrossEntropyLoss'), _labels)),
+    Case('cauchy_cross_entropy_euclidean', 'CauchyCrossEntropyLoss', 'tanh',
+         K, _module(dict(type='CauchyCrossEntropyLoss',
+                         distance='squared_euclidean',
+                         pair_weighting='official'), _labels)),
+    Case('cauchy_cross_entropy_clamped', 'CauchyCrossEntropyLoss',
+         'identity', K,
+         _module(dict(type='CauchyCrossEntropyLoss', eps=0., max_cos=0.99,
+                      include_self_pairs=True), _labels)),
+    Case('cauchy_quantization', 'CauchyQuantizationLoss', 'tanh', K,
+         _module(dict(type='CauchyQuantizationLoss', loss_weight=0.1))),
+    # CSQ: Hadamard centres (C = 5 <= 2K) and random ones (K = 16 < C / 2)
+    Case('central_similarity', 'CentralSimilarityLoss', 'tanh', K,
+         _module(dict(type='CentralSimilarityLoss', num_classes=C,
+                      num_bits=K), _labels)),
+    Case('central_similarity_random', 'CentralSimilarityLoss', 'tanh', K,
+         _module(dict(type='CentralSimilarityLoss', num_classes=C,
+                      num_bits=K, center_mode='random'), _labels)),
     Case('asym_logistic', 'AsymmetricPairwiseLogisticLoss', 'tanh', K,
          _module(dict(type='AsymmetricPairwiseLogisticLoss',
                       loss_weight=10.), _tanh_targets, _pair_similarity)),
@@ -449,9 +490,48 @@ def test_code_classifier_head_loss_under_bf16_autocast(multi_label):
     _check_head(losses, ref, source, target, ['loss_cls', 'loss_ent'])
 
 
+def test_greedy_hash_head_loss_under_bf16_autocast():
+    """Hash layer, sign layer and classifier run in bf16 under autocast;
+    the CE of their logits and the cubic penalty of h come in float32."""
+    torch.manual_seed(3)
+    head = MODELS.build(
+        dict(type='GreedyHashHead', in_channels=D, num_bits=K, num_classes=C,
+             losses=dict(penalty=dict(type='HashQuantizationLoss',
+                                      mode='cubic', loss_weight=0.1)),
+             init_cfg=dict(type='Normal', layer='Linear', std=0.5)))
+    head.init_weights()
+    gen = torch.Generator().manual_seed(3)
+    feats = torch.randn(N, D, generator=gen).requires_grad_()
+    indices = _class_indices(gen)
+    samples = [DataSample().set_gt_label(int(i)) for i in indices]
+    with torch.autocast('cpu', torch.bfloat16):
+        losses = head.loss(feats, samples)
+        codes = head(feats)
+        logits = head.classify(codes)
+    assert codes.dtype == logits.dtype == torch.bfloat16
+    ref = dict(
+        loss_cls=F.cross_entropy(logits.float(), indices),
+        loss_penalty=0.1 * (codes.float().abs() - 1).abs().pow(3).mean())
+    for name, want in ref.items():
+        value = losses[name]
+        assert value.dtype == torch.float32 and torch.isfinite(value), name
+        torch.testing.assert_close(value.detach(), want.detach(), rtol=1e-6,
+                                   atol=1e-7)
+        got = torch.autograd.grad(value, (feats, head.fc_cls.weight),
+                                  retain_graph=True, allow_unused=True)
+        exp = torch.autograd.grad(want, (feats, head.fc_cls.weight),
+                                  retain_graph=True, allow_unused=True)
+        for g, w in zip(got, exp):
+            assert (g is None) == (w is None), name
+            if g is not None:
+                assert torch.isfinite(g).all(), name
+                torch.testing.assert_close(g, w)
+
+
 HEAD_TESTS = {
     'DomainDiscriminator':
     test_domain_discriminator_loss_under_bf16_autocast,
+    'GreedyHashHead': test_greedy_hash_head_loss_under_bf16_autocast,
     'CodeClassifierHead': test_code_classifier_head_loss_under_bf16_autocast,
 }
 

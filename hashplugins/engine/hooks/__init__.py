@@ -1,5 +1,6 @@
 from .grl_schedule_hook import GradientReversalScheduleHook, grl_coeff
 from .ramp_schedule_hook import RampScheduleHook, sigmoid_ramp
+from .continuation_hook import ContinuationScheduleHook, continuation_scale
 from .dadh_code_update_hook import DADHCodeUpdateHook
 from .weights_only_checkpoint_hook import WeightsOnlyCheckpointHook
 from .gan_sample_grid_hook import GANSampleGridHook

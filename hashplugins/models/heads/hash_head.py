@@ -45,6 +45,13 @@ class HashHead(BaseModule):
             8 GPUs x 8 images form the same pairs as 1 GPU x 64 images.
             Needs ``num_classes`` (equal label widths on all ranks).
             Defaults to True.
+        scale (float): Positive factor :math:`\beta` inside the activation,
+            ``codes = act(beta * z)`` (HashNet's continuation
+            ``tanh(beta z)``). A plain attribute, so a hook can change it
+            during training (:class:`ContinuationScheduleHook`); binary
+            codes do not depend on it (the sign of ``beta z`` is that of
+            ``z``; with sigmoid, up to float rounding where
+            ``|beta z| < 1e-7``). Defaults to 1.0.
         init_cfg (dict | list, optional): Initialization; N(0, 0.01) weights
             and zero biases for the linear layers by default.
     """
@@ -58,6 +65,7 @@ class HashHead(BaseModule):
                  losses: Optional[Dict[str, dict]] = None,
                  num_classes: Optional[int] = None,
                  gather_across_ranks: bool = True,
+                 scale: float = 1.0,
                  init_cfg: Optional[Union[dict, List[dict]]] = dict(
                      type='Normal', layer='Linear', std=0.01, bias=0.)):
         super().__init__(init_cfg=init_cfg)
@@ -67,8 +75,13 @@ class HashHead(BaseModule):
         if activation not in _ACTIVATIONS:
             raise ValueError(f'HashHead: activation must be one of '
                              f'{sorted(_ACTIVATIONS)}, got {activation!r}')
+        if (isinstance(scale, bool) or not isinstance(scale, (int, float))
+                or not 0 < scale < float('inf')):
+            raise ValueError(f'HashHead: scale must be a positive finite '
+                             f'number, got {scale!r}')
         self.in_channels = in_channels
         self.num_bits = num_bits
+        self.scale = float(scale)
         self.activation = activation
         self.num_classes = num_classes
         self.gather_across_ranks = gather_across_ranks
@@ -101,9 +114,11 @@ class HashHead(BaseModule):
         return self.hidden(feats)
 
     def forward(self, feats) -> torch.Tensor:
-        """Continuous codes of shape (N, num_bits)."""
+        """Continuous codes ``act(scale * z)`` of shape (N, num_bits)."""
         squash, _ = _ACTIVATIONS[self.activation]
-        return squash(self.fc_hash(self.pre_logits(feats)))
+        z = self.fc_hash(self.pre_logits(feats))
+        # at the default 1 skip the product: existing graphs stay identical
+        return squash(z if self.scale == 1. else self.scale * z)
 
     def binarize(self, codes: torch.Tensor) -> torch.Tensor:
         """Binary codes in {-1, +1} (float) from continuous codes."""

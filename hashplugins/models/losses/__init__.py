@@ -18,6 +18,18 @@ from .triplet_hinge_loss import TripletHingeLoss, triplet_hinge_loss
 from .triplet_ranking_loss import TripletRankingLoss, triplet_ranking_loss
 from .t_distribution_pairwise_loss import (TDistributionPairwiseLoss,
                                            t_distribution_pairwise_loss)
+from .weighted_pairwise_logistic_loss import (
+    WeightedPairwiseLogisticLoss, pair_weights,
+    weighted_pairwise_logistic_loss)
+from .pairwise_contrastive_loss import (PairwiseContrastiveLoss,
+                                        pairwise_contrastive_loss)
+from .cauchy_cross_entropy_loss import (CauchyCrossEntropyLoss,
+                                        CauchyQuantizationLoss,
+                                        cauchy_cross_entropy,
+                                        cauchy_distance, cauchy_quantization)
+from .central_similarity_loss import (CentralSimilarityLoss,
+                                      central_similarity_loss,
+                                      hadamard_matrix, make_hash_centers)
 
 __all__ = [
     'PairwiseLogisticLoss', 'pairwise_logistic_loss', 'HashQuantizationLoss',

@@ -15,13 +15,17 @@ def quantization_loss(codes: torch.Tensor, mode: str = 'l2') -> torch.Tensor:
     * ``'logcosh'`` (DHN/TAH): :math:`\operatorname{mean}_{i,t}
       \log\cosh(|z_{it}| - 1)`, from the prior
       :math:`p(z) \propto \exp(-||z| - 1|/\epsilon)`.
+    * ``'cubic'`` (GreedyHash): :math:`\operatorname{mean}_{i,t}
+      ||h_{it}| - 1|^3`, the authors' penalty on the hash layer's output
+      (ssppp/GreedyHash; ``'l2'`` equals their commented-out p = 2 form,
+      since :math:`|h - \operatorname{sgn}(h)| = ||h| - 1|`).
 
     Computed in float32 under AMP
     (:func:`~hashplugins.models.losses.utils.float32_loss`).
 
     Args:
         codes (torch.Tensor): Continuous codes, shape (N, B).
-        mode (str): ``'l2'`` or ``'logcosh'``.
+        mode (str): ``'l2'``, ``'logcosh'`` or ``'cubic'``.
 
     Returns:
         torch.Tensor: Scalar loss.
@@ -34,8 +38,10 @@ def quantization_loss(codes: torch.Tensor, mode: str = 'l2') -> torch.Tensor:
         # log(cosh(x)) = |x| + log1p(exp(-2|x|)) - log 2, stable for large x
         return (x.abs() + torch.log1p(torch.exp(-2 * x.abs())) -
                 torch.log(torch.tensor(2., dtype=codes.dtype))).mean()
-    raise ValueError(f"quantization mode must be 'l2' or 'logcosh', "
-                     f'got {mode!r}')
+    if mode == 'cubic':
+        return (codes.abs() - 1).abs().pow(3).mean()
+    raise ValueError(f"quantization mode must be 'l2', 'logcosh' or "
+                     f"'cubic', got {mode!r}")
 
 
 @MODELS.register_module()
@@ -43,16 +49,16 @@ class HashQuantizationLoss(nn.Module):
     """Quantization loss on continuous codes; see :func:`quantization_loss`.
 
     Args:
-        mode (str): ``'l2'`` (DPSH) or ``'logcosh'`` (DHN/TAH).
-            Defaults to ``'l2'``.
+        mode (str): ``'l2'`` (DPSH), ``'logcosh'`` (DHN/TAH) or
+            ``'cubic'`` (GreedyHash). Defaults to ``'l2'``.
         loss_weight (float): Weight of the loss. Defaults to 1.0.
     """
 
     def __init__(self, mode: str = 'l2', loss_weight: float = 1.0):
         super().__init__()
-        if mode not in ('l2', 'logcosh'):
-            raise ValueError(f"HashQuantizationLoss: mode must be 'l2' or "
-                             f"'logcosh', got {mode!r}")
+        if mode not in ('l2', 'logcosh', 'cubic'):
+            raise ValueError(f"HashQuantizationLoss: mode must be 'l2', "
+                             f"'logcosh' or 'cubic', got {mode!r}")
         self.mode = mode
         self.loss_weight = loss_weight
 
