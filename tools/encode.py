@@ -22,9 +22,9 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from hashplugins.apis import class_folder_images  # noqa: E402
-from hashplugins.apis.cli import (add_encoder_args,  # noqa: E402
-                                  encoder_from_args)
+# argparse only: hashplugins (torch, mmpretrain, ~3 s) is imported in
+# main, after the arguments parsed, so --help and usage errors are instant.
+from tools.encoder_args import add_encoder_args  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -51,6 +51,8 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    from hashplugins.apis import class_folder_images
+    from hashplugins.apis.cli import encoder_from_args
     encoder = encoder_from_args(args)
     meta, labels, classes = {}, None, None
     progress = not args.no_progress

@@ -21,6 +21,9 @@ from mmengine.config import Config, ConfigDict  # noqa: E402
 from mmengine.dist import is_main_process  # noqa: E402
 
 import hashplugins  # noqa: E402,F401  (registers everything)
+from hashplugins.datasets.errors import DataNotFoundError  # noqa: E402
+from hashplugins.datasets.preflight import (  # noqa: E402
+    check_data_roots, data_error_message, show_traceback)
 from hashplugins.engine.runner import (  # noqa: E402
     add_launch_args, build_runner, finish_distributed, parse_launch_args)
 
@@ -89,9 +92,15 @@ def merge_args(cfg, args):
 def main():
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
-    runner = build_runner(cfg, args.launcher)
-
-    metrics = runner.test()
+    try:
+        # Missing data: one short message, as in tools/train.py.
+        check_data_roots(cfg, ('test_dataloader', ))
+        runner = build_runner(cfg, args.launcher)
+        metrics = runner.test()
+    except DataNotFoundError as err:
+        if show_traceback():
+            raise
+        sys.exit(data_error_message(err))
 
     if args.out and args.out_item == 'metrics' and is_main_process():
         tmp = args.out + '.tmp'

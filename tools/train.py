@@ -16,6 +16,9 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from mmengine.config import Config, ConfigDict  # noqa: E402
 
 import hashplugins  # noqa: E402,F401  (registers everything)
+from hashplugins.datasets.errors import DataNotFoundError  # noqa: E402
+from hashplugins.datasets.preflight import (  # noqa: E402
+    check_data_roots, data_error_message, show_traceback)
 from hashplugins.engine.runner import (  # noqa: E402
     AMP_DTYPES, add_launch_args, build_runner, enable_amp,
     finish_distributed, parse_launch_args)
@@ -126,9 +129,16 @@ def merge_args(cfg, args):
 def main():
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
-    runner = build_runner(cfg, args.launcher, train=True)
-
-    runner.train()
+    try:
+        # Missing data: one short message before the Runner logs its
+        # environment and config (HASHPLUGINS_TRACEBACK=1: the traceback).
+        check_data_roots(cfg, ('train_dataloader', 'val_dataloader'))
+        runner = build_runner(cfg, args.launcher, train=True)
+        runner.train()
+    except DataNotFoundError as err:
+        if show_traceback():
+            raise
+        sys.exit(data_error_message(err))
     finish_distributed()
 
 

@@ -18,6 +18,12 @@ default_hooks = dict(
     # when --resume finds no checkpoint. A default hook, not a custom one,
     # because configs that set custom_hooks replace the base list.
     work_dir_lock=dict(type='WorkDirLockHook'),
+    # A pairwise/triplet loss needs 2 (3) samples in each rank's batch:
+    # a smaller train_dataloader.batch_size is refused before iteration 1.
+    batch_size_check=dict(type='BatchSizeCheckHook'),
+    # --resume takes lr, momentum, ... and the schedulers' settings from the
+    # checkpoint: warn about each config value it overrides.
+    resume_override=dict(type='ResumeOverrideHook'),
 )
 
 # Checkpoints hold only tensors and plain values, so they load with

@@ -1,51 +1,31 @@
-"""Command-line arguments shared by ``tools/encode.py`` and
-``tools/retrieve.py``: the model (config + checkpoint) and how to run it."""
+"""The encoder of ``tools/encode.py`` and ``tools/retrieve.py`` from their
+parsed arguments. The arguments themselves are added by
+``tools/encoder_args.py`` (no ``hashplugins`` import there, so ``--help``
+answers without importing torch and mmpretrain)."""
 import argparse
 
-from mmengine.config import DictAction
-
 from hashplugins.engine.runner.checkpoint import trust_checkpoints
+from hashplugins.engine.runner.checkpoint_fit import load_fitting_checkpoint
 from .hash_encoder import HashEncoder
-
-
-def add_encoder_args(parser: argparse.ArgumentParser) -> None:
-    """Add ``config``, ``checkpoint``, ``--device``, ``--batch-size``,
-    ``--num-workers``, ``--trust-checkpoint``, ``--cfg-options``,
-    ``--no-progress``."""
-    parser.add_argument('config', help='model config file')
-    parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument(
-        '--device',
-        default=None,
-        help='cpu, cuda, cuda:1, ... (default: cuda when available)')
-    parser.add_argument('--batch-size', type=int, default=64)
-    parser.add_argument('--num-workers', type=int, default=0)
-    parser.add_argument(
-        '--trust-checkpoint',
-        action='store_true',
-        help='allow a full unpickle of a checkpoint that is not plain '
-        'tensors (only for files you trust: it can run code)')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings in the config, key=value pairs')
-    parser.add_argument(
-        '--dataloader',
-        default='test_dataloader',
-        help='config key of the dataset (and test pipeline) to use')
-    parser.add_argument(
-        '--no-progress', action='store_true', help='no progress bar')
 
 
 def encoder_from_args(args: argparse.Namespace) -> HashEncoder:
     """A :class:`HashEncoder` from the arguments of
-    :func:`add_encoder_args`."""
+    ``tools/encoder_args.py``'s ``add_encoder_args``."""
     if args.trust_checkpoint:
         trust_checkpoints(True)
-    return HashEncoder(
+    encoder = HashEncoder(
         args.config,
-        args.checkpoint,
+        None,
         device=args.device,
         cfg_options=args.cfg_options,
         dataloader=args.dataloader)
+    # The checkpoint-fit policy of every tool (tools/test.py, load_from):
+    # a checkpoint that does not fit is refused naming the file, the keys
+    # and the likely cause (mmengine's strict load lists sizes only).
+    load_fitting_checkpoint(
+        encoder.model, args.checkpoint,
+        fix=f'Give the config the checkpoint was trained with (not '
+        f'{args.config}), or a checkpoint trained with this config.')
+    encoder.checkpoint = args.checkpoint  # provenance in index_meta
+    return encoder

@@ -6,11 +6,14 @@ Importing this package registers every class below into mmpretrain's
 from . import transforms
 from .base import Pool, SingleLabelHashingDataset
 from .cifar10 import CIFAR10Hashing
+from .cifar10_download import download_cifar10
 from .collate import CollatedSamples, hash_collate
 from .decoded_cache import DecodedCacheDataset
 from .digits import MNIST5kHashing, MNISTHashing, USPSHashing
+from .errors import DataNotFoundError
 from .image_folder import ImageFolderDomain, PACSDomain
 from .list_file import HashingListDataset, parse_hashing_list
+from .preflight import check_data_roots
 from .query_database import QueryDatabaseDataset
 from .protocols import STANDARD_PROTOCOLS, per_class_protocol
 from .splits import load_or_create_split, make_single_label_split
@@ -27,7 +30,8 @@ __all__ = [
     'QueryDatabaseDataset', 'STANDARD_PROTOCOLS', 'per_class_protocol',
     'load_or_create_split', 'make_single_label_split', 'PackHashInputs',
     'TransferPairDataset', 'transfer_collate', 'hash_collate',
-    'CollatedSamples', 'DecodedCacheDataset'
+    'CollatedSamples', 'DecodedCacheDataset', 'DataNotFoundError',
+    'download_cifar10', 'check_data_roots'
 ]
 from .semi_supervised import (  # noqa: E402,F401
     SemiSupervisedDataset, semi_supervised_collate)

@@ -5,20 +5,25 @@ Datasets may be given as an archive (``CIFAR-10-images.tar.gz``,
 is unpacked once into the cache (``<cache>/extracted/<name>-<key>``) and
 reused; the key hashes the archive's path, size and modification time, so
 a replaced archive is unpacked afresh. Extraction goes into a temporary
-folder that is renamed into place only when complete, and every member is
-checked first: absolute paths, ``..`` components, links and device files
-are refused (a crafted archive must not write outside its folder).
+folder that is renamed into place only when complete, in one streaming
+pass with a progress bar; every member is checked before it is written:
+absolute paths, ``..`` components, links and device files are refused (a
+crafted archive must not write outside its folder).
 """
 import hashlib
+import math
 import os
 import os.path as osp
+import shutil
+import sys
 import tarfile
 import zipfile
-from typing import List
 
 from mmengine.logging import print_log
+from mmengine.utils import ProgressBar
 
 from .cache import cache_root, publish_dir
+from .errors import config_key_hint, data_not_found
 
 ARCHIVE_SUFFIXES = ('.tar.gz', '.tgz', '.tar.bz2', '.tbz2', '.tar.xz', '.txz',
                     '.tar', '.zip')
@@ -60,16 +65,70 @@ def _check_member_name(name: str, archive: str) -> None:
                          "extraction folder with '..'; refusing to extract")
 
 
-def _safe_tar_members(tar: tarfile.TarFile,
-                      archive: str) -> List[tarfile.TarInfo]:
-    members = tar.getmembers()
-    for m in members:
-        _check_member_name(m.name, archive)
-        if not (m.isfile() or m.isdir()):
-            raise ValueError(f'{archive}: member {m.name!r} is a link or '
-                             'special file; only regular files and folders '
-                             'are extracted')
-    return members
+class _ProgressReader:
+    """File wrapper that advances a progress bar per MiB read."""
+
+    STEP = 1 << 20
+
+    def __init__(self, f, bar: ProgressBar):
+        self.f, self.bar, self.done, self.shown = f, bar, 0, 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.f.read(n)
+        self.done += len(data)
+        steps = self.done // self.STEP - self.shown
+        if steps > 0:
+            self.shown += steps
+            self.bar.update(steps)
+        return data
+
+
+def extract_tar(archive: str, folder: str, file=None) -> None:
+    """Extract a (compressed) tar into ``folder`` safely, with progress.
+
+    One streaming pass (the archive is decompressed once; the bar follows
+    the compressed bytes read). Every member is checked before it is
+    written: absolute paths, ``..`` and anything but regular files and
+    folders (links, devices, fifos) are refused. Files are written by this
+    code, not by ``tarfile``'s extraction, so no link, owner or mode from
+    the archive is applied. On a refusal, files already written stay in
+    ``folder``: give a temporary folder and discard it on error.
+
+    Args:
+        archive (str): The tar file.
+        folder (str): Destination folder (created).
+        file: Stream for the progress bar (default ``sys.stdout``).
+    """
+    file = file or sys.stdout
+    root = osp.realpath(folder)
+    os.makedirs(root, exist_ok=True)
+    size = os.path.getsize(archive)
+    bar = ProgressBar(
+        max(1, math.ceil(size / _ProgressReader.STEP)), file=file)
+    try:
+        with open(archive, 'rb') as raw, tarfile.open(
+                fileobj=_ProgressReader(raw, bar), mode='r|*') as tar:
+            for m in tar:
+                _check_member_name(m.name, archive)
+                if not (m.isfile() or m.isdir()):
+                    raise ValueError(f'{archive}: member {m.name!r} is a link '
+                                     'or special file; only regular files '
+                                     'and folders are extracted')
+                dest = osp.realpath(osp.join(root, m.name))
+                if dest != root and not dest.startswith(root + os.sep):
+                    raise ValueError(f'{archive}: member {m.name!r} leaves '
+                                     'the extraction folder; refusing')
+                if m.isdir():
+                    os.makedirs(dest, exist_ok=True)
+                    continue
+                os.makedirs(osp.dirname(dest), exist_ok=True)
+                with tar.extractfile(m) as src, open(dest, 'wb') as out:
+                    shutil.copyfileobj(src, out, _ProgressReader.STEP)
+        if bar.completed < bar.task_num:  # the last, partial MiB
+            bar.update(bar.task_num - bar.completed)
+    finally:
+        file.write('\n')
+        file.flush()
 
 
 def _extract_into(archive: str, folder: str) -> None:
@@ -79,11 +138,7 @@ def _extract_into(archive: str, folder: str) -> None:
                 _check_member_name(name, archive)
             zf.extractall(folder)
         return
-    with tarfile.open(archive) as tar:
-        members = _safe_tar_members(tar, archive)
-        # filter='data' re-checks on Python versions that have it.
-        kwargs = {'filter': 'data'} if hasattr(tarfile, 'data_filter') else {}
-        tar.extractall(folder, members=members, **kwargs)
+    extract_tar(archive, folder)
 
 
 def extract_archive(archive: str) -> str:
@@ -127,7 +182,7 @@ def _lone_archive(folder: str):
     return archives[0] if len(archives) == 1 else None
 
 
-def resolve_root(path: str, key: str = 'data_root') -> str:
+def resolve_root(path: str, key: str = 'data_root', dataset_cls=None) -> str:
     """Turn a configured data root (folder or archive) into a folder.
 
     An archive is extracted into the cache; if its content is a single
@@ -139,14 +194,22 @@ def resolve_root(path: str, key: str = 'data_root') -> str:
     Args:
         path (str): Folder or archive path (``~`` is expanded).
         key (str): Config key the path came from, named in errors.
+        dataset_cls (type, optional): The dataset asking; a missing path
+            then raises :class:`~hashplugins.datasets.errors.
+            DataNotFoundError` with its expected layout and how to get it.
 
     Returns:
         str: Absolute path of the data folder.
 
     Raises:
-        FileNotFoundError: If ``path`` is neither a folder nor an archive.
+        FileNotFoundError: If ``path`` is neither a folder nor an archive
+            (``DataNotFoundError`` if it does not exist at all).
     """
     if not path:
+        if dataset_cls is not None:
+            raise data_not_found(
+                dataset_cls, f'{dataset_cls.__name__}: {key} is empty; set '
+                'it to the dataset folder or archive')
         raise FileNotFoundError(f'{key} is empty; set it to the dataset '
                                 'folder or archive')
     path = osp.abspath(osp.expanduser(str(path)))
@@ -162,5 +225,10 @@ def resolve_root(path: str, key: str = 'data_root') -> str:
         raise FileNotFoundError(
             f'{key}={path} is a file but not a supported archive '
             f'({", ".join(ARCHIVE_SUFFIXES)}); give a folder or an archive')
+    if dataset_cls is not None:
+        raise data_not_found(
+            dataset_cls, f'{dataset_cls.__name__}: {key}={path} does not '
+            f'exist ({config_key_hint()})',
+            data_root=path)
     raise FileNotFoundError(f'{key}={path} does not exist; give the dataset '
                             'folder or its archive')

@@ -19,11 +19,13 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
+from mmengine.logging import print_log
 from mmpretrain.datasets import BaseDataset
 
 from .protocols import resolve_protocol
 from .splits import Split, carve_validation, load_or_create_split
-from .utils import pipeline_loads_files, prepare_naming_sample
+from .utils import (drop_plain_file_loader, pipeline_loads_files,
+                    prepare_naming_sample)
 
 SPLITS = ('train', 'val', 'query', 'database', 'all')
 VALIDATION_KEYS = ('num_per_class', 'seed')
@@ -92,6 +94,10 @@ class SingleLabelHashingDataset(BaseDataset):
     PROTOCOL_ALIASES: Dict[str, str] = {}
     DEFAULT_PROTOCOL: Optional[str] = None
     IN_MEMORY = False
+    # In-memory pools whose images are exactly what a plain
+    # LoadImageFromFile makes (uint8 HxWx3 BGR) set this True: such a
+    # loader in the pipeline is then skipped instead of refused.
+    SKIPS_PLAIN_FILE_LOADER = False
     # Gray in-memory images are handed out as HxWx3 (equal channels) unless
     # a subclass sets this False (then HxWx1).
     three_channels = True
@@ -127,6 +133,15 @@ class SingleLabelHashingDataset(BaseDataset):
             raise TypeError(f'{owner}: domain_id must be an int (0 = source, '
                             f'1 = target), got {domain_id!r}')
         pipeline = kwargs.get('pipeline', ())
+        if self.IN_MEMORY and self.SKIPS_PLAIN_FILE_LOADER:
+            pipeline, dropped = drop_plain_file_loader(pipeline)
+            if dropped:
+                kwargs['pipeline'] = pipeline
+                print_log(
+                    f'{owner}: the images are decoded in memory; the '
+                    "pipeline's LoadImageFromFile is skipped (it would "
+                    'make the same arrays)',
+                    logger='current')
         if self.IN_MEMORY and pipeline_loads_files(pipeline):
             raise ValueError(
                 f'{owner} holds decoded images in memory (data info key '

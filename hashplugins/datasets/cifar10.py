@@ -15,7 +15,7 @@ DeepHash-pytorch names in brackets):
 import codecs
 import os.path as osp
 import pickle
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple, Union
 
 import numpy as np
 from mmengine.logging import print_log
@@ -24,14 +24,25 @@ from mmpretrain.registry import DATASETS
 
 from .archive import resolve_root
 from .base import Pool, SingleLabelHashingDataset
+from .cifar10_download import (  # noqa: F401  (URL and md5 re-exported)
+    CIFAR10_MD5, CIFAR10_URL, PICKLE_FOLDER, TEST_BATCH, TRAIN_BATCHES,
+    download_cifar10, download_options)
+from .cifar10_download import has_pickles as _has_pickles
+from .errors import config_key_hint, data_not_found
 from .image_folder import list_class_dirs, scan_class_folders
 from .protocols import STANDARD_PROTOCOLS
 
-TRAIN_BATCHES = tuple(f'data_batch_{i}' for i in range(1, 6))
-TEST_BATCH = 'test_batch'
-PICKLE_FOLDER = 'cifar-10-batches-py'
 KNOWN_ARCHIVES = ('CIFAR-10-images.tar.gz', 'cifar-10-python.tar.gz')
 ORDER_FILE = 'official_order.npz'
+CIFAR10_LAYOUT = (
+    f'<data_root>/{PICKLE_FOLDER}/{{data_batch_1..5,test_batch}} (the '
+    'official pickles, also directly in <data_root>), or '
+    '<data_root>/{train,test}/<class>/*.jpg with official_order.npz, or an '
+    f'archive of either (such as {" or ".join(KNOWN_ARCHIVES)})')
+CIFAR10_HOWTO = (
+    'python tools/dataset_converters/download_cifar10.py <data_root> '
+    '(or download=True in the dataset config); see docs/datasets.md, '
+    '"CIFAR-10"')
 
 
 def _numpy_global(module: str, name: str):
@@ -106,12 +117,6 @@ def read_cifar_batch(path: str) -> Tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(imgs), labels.astype(np.int64)
 
 
-def _has_pickles(folder: str) -> bool:
-    return all(
-        osp.isfile(osp.join(folder, f))
-        for f in TRAIN_BATCHES + (TEST_BATCH, ))
-
-
 def _partitions(n_train: int, n: int) -> Dict[str, np.ndarray]:
     return {'train': np.arange(n_train), 'test': np.arange(n_train, n)}
 
@@ -124,7 +129,8 @@ class CIFAR10Hashing(SingleLabelHashingDataset):
 
     - a folder with the official pickles (``data_batch_1``..``5``,
       ``test_batch``), directly or in ``cifar-10-batches-py/``: images are
-      held in memory (data info ``img``; no ``LoadImageFromFile``);
+      held in memory (data info ``img``; a plain ``LoadImageFromFile``
+      in the pipeline is skipped, one with arguments is refused);
     - an image folder with ``train/<class>/*.jpg`` and
       ``test/<class>/*.jpg`` (data info ``img_path``). With
       ``official_order.npz`` (``order_file``, or found in the folder or
@@ -135,9 +141,17 @@ class CIFAR10Hashing(SingleLabelHashingDataset):
       ``cifar-10-python.tar.gz``), or a folder holding one: extracted once
       into ``$HASHPLUGINS_CACHE/extracted``.
 
+    With ``download=True`` a ``data_root`` that holds none of these gets the
+    official pickles (:func:`download_cifar10`: official URL and md5,
+    atomic, resumable, safe extraction); one that does is used as is.
+
     Args:
         data_root (str): See above.
         order_file (str, optional): Path of ``official_order.npz``.
+        download (bool | dict): Download the official pickles into
+            ``data_root`` if it holds no copy. A dict passes ``url``,
+            ``md5``, ``timeout`` to :func:`download_cifar10` (a mirror).
+            Default False: nothing touches the network.
         **kwargs: ``split``, ``protocol``, ``seed``, ``split_dir``,
             ``domain_id`` of :class:`SingleLabelHashingDataset` (here
             ``protocol`` is 'a' (default), 'b', 'c', an alias 'cifar10',
@@ -152,27 +166,40 @@ class CIFAR10Hashing(SingleLabelHashingDataset):
     PROTOCOLS = STANDARD_PROTOCOLS
     PROTOCOL_ALIASES = {'cifar10': 'a', 'cifar10-1': 'b', 'cifar10-2': 'c'}
     DEFAULT_PROTOCOL = 'a'
+    DATA_LAYOUT = CIFAR10_LAYOUT
+    DATA_HOWTO = CIFAR10_HOWTO
+    # The pickles decode to the uint8 BGR arrays LoadImageFromFile makes, so
+    # the configs' plain loader is skipped for them (the same config reads
+    # the pickles and the JPEG copy).
+    SKIPS_PLAIN_FILE_LOADER = True
 
     def __init__(self,
                  data_root: str,
                  order_file: Optional[str] = None,
+                 download: Union[bool, dict] = False,
                  **kwargs):
         self.order_file = order_file
+        options = download_options(download)
+        if options is not None:
+            try:
+                self._locate(data_root)
+            except FileNotFoundError:
+                download_cifar10(data_root, **options)
         # Decide the storage kind now: it fixes whether the pipeline may
         # load files (pickles are decoded into memory).
         self._folder, self._order_dirs = self._locate(data_root)
         self.IN_MEMORY = _has_pickles(self._folder)
         super().__init__(data_root=data_root, **kwargs)
 
-    @staticmethod
-    def _locate(data_root: str) -> Tuple[str, List[str]]:
+    @classmethod
+    def _locate(cls, data_root: str) -> Tuple[str, List[str]]:
         """Find the pickle folder or image folder behind ``data_root``.
 
         Returns:
             tuple: The folder, and folders to search for the order file.
         """
-        path = osp.abspath(osp.expanduser(data_root))
-        folder = resolve_root(path, 'data_root')
+        path = osp.abspath(osp.expanduser(data_root)) if data_root else ''
+        folder = resolve_root(path, 'data_root', cls)
         # official_order.npz sits in the image folder, in the data_root
         # folder beside the archive, or beside a data_root archive.
         order_dirs = [folder, path if osp.isdir(path) else osp.dirname(path)]
@@ -183,12 +210,10 @@ class CIFAR10Hashing(SingleLabelHashingDataset):
         if osp.isdir(osp.join(folder, 'train')) and osp.isdir(
                 osp.join(folder, 'test')):
             return folder, order_dirs
-        raise FileNotFoundError(
-            f'data_root={data_root} holds no CIFAR-10 copy: expected the '
-            f'official pickles ({", ".join(TRAIN_BATCHES)}, {TEST_BATCH}) '
-            f'directly or in {PICKLE_FOLDER}/, an image folder with '
-            'train/<class>/*.jpg and test/<class>/*.jpg, or an archive of '
-            f'either (such as {" or ".join(KNOWN_ARCHIVES)})')
+        raise data_not_found(
+            cls, f'CIFAR10Hashing: data_root={path} holds no CIFAR-10 copy '
+            f'({config_key_hint()})',
+            data_root=path)
 
     def load_pool(self) -> Pool:
         """Read the pickles or the image folder."""

@@ -27,6 +27,7 @@ import numpy as np
 from mmpretrain.registry import DATASETS
 
 from .base import Pool, SingleLabelHashingDataset
+from .errors import config_key_hint, data_not_found
 from .protocols import STANDARD_PROTOCOLS, per_class_protocol
 
 DIGIT_CLASSES = tuple(str(d) for d in range(10))
@@ -118,12 +119,16 @@ class DigitsHashingDataset(SingleLabelHashingDataset):
             partitions=partitions)
 
 
-def _data_root_folder(data_root: str, owner: str) -> str:
+def _data_root_folder(data_root: str, dataset) -> str:
+    owner = type(dataset).__name__
     if not data_root:
-        raise FileNotFoundError(f'{owner}: data_root is empty')
+        raise data_not_found(dataset, f'{owner}: data_root is empty')
     path = osp.abspath(osp.expanduser(data_root))
     if not osp.exists(path):
-        raise FileNotFoundError(f'{owner}: data_root={path} does not exist')
+        raise data_not_found(
+            dataset, f'{owner}: data_root={path} does not exist '
+            f'({config_key_hint()})',
+            data_root=path)
     return path
 
 
@@ -145,6 +150,12 @@ class MNISTHashing(DigitsHashingDataset):
     PROTOCOLS = STANDARD_PROTOCOLS
     DEFAULT_PROTOCOL = 'a'
     POOL_NAME = 'mnist'
+    DATA_LAYOUT = ('<data_root>/{train,t10k}-images-idx3-ubyte[.gz] and '
+                   '<data_root>/{train,t10k}-labels-idx1-ubyte[.gz] (the '
+                   'four official idx files)')
+    DATA_HOWTO = ('download the four files from http://yann.lecun.com/exdb/'
+                  'mnist/ (mirror: https://ossci-datasets.s3.amazonaws.com/'
+                  'mnist/); see docs/datasets.md, "MNIST and USPS"')
 
     def __init__(self, data_root: str, **kwargs):
         super().__init__(data_root=data_root, **kwargs)
@@ -154,13 +165,13 @@ class MNISTHashing(DigitsHashingDataset):
             path = osp.join(folder, candidate)
             if osp.isfile(path):
                 return path
-        raise FileNotFoundError(
-            f'MNISTHashing: {folder} has no {name} or {name}.gz (data_root '
-            'must hold the four official idx files)')
+        raise data_not_found(
+            self, f'MNISTHashing: {folder} has no {name} or {name}.gz '
+            f'(data_root must hold the four official idx files)')
 
     def read_parts(self) -> List[Part]:
         """Read train then test idx files."""
-        folder = _data_root_folder(self.data_root, 'MNISTHashing')
+        folder = _data_root_folder(self.data_root, self)
         parts = []
         for img_name, label_name in MNIST_FILES.values():
             img_path = self._find(folder, img_name)
@@ -190,17 +201,25 @@ class USPSHashing(DigitsHashingDataset):
     PROTOCOLS = STANDARD_PROTOCOLS
     DEFAULT_PROTOCOL = 'a'
     POOL_NAME = 'usps'
+    DATA_LAYOUT = ('<data_root>/usps.npz (or data_root the file itself) with '
+                   'x_train (7291, 16, 16) floats in [0, 1], y_train, x_test '
+                   '(2007, 16, 16), y_test')
+    DATA_HOWTO = ('python tools/dataset_converters/usps_to_npz.py usps.bz2 '
+                  'usps.t.bz2 <data_root>/usps.npz (the LIBSVM files); see '
+                  'docs/datasets.md, "MNIST and USPS"')
 
     def __init__(self, data_root: str, **kwargs):
         super().__init__(data_root=data_root, **kwargs)
 
     def read_parts(self) -> List[Part]:
         """Read and quantise the npz arrays to uint8."""
-        path = _data_root_folder(self.data_root, 'USPSHashing')
+        path = _data_root_folder(self.data_root, self)
         if osp.isdir(path):
             path = osp.join(path, 'usps.npz')
             if not osp.isfile(path):
-                raise FileNotFoundError(f'USPSHashing: {path} does not exist')
+                raise data_not_found(
+                    self, f'USPSHashing: {path} does not exist '
+                    f'({config_key_hint()})')
         parts = []
         with np.load(path, allow_pickle=False) as z:
             for part in ('train', 'test'):

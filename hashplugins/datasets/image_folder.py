@@ -15,6 +15,7 @@ from mmpretrain.registry import DATASETS
 
 from .archive import resolve_root
 from .base import Pool, SingleLabelHashingDataset
+from .errors import data_not_found
 from .protocols import per_class_protocol
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.ppm', '.pgm', '.tif',
@@ -134,6 +135,10 @@ class ImageFolderDomain(SingleLabelHashingDataset):
         'tah': per_class_protocol(100, 500, 'rest_plus_train'),
     }
     DEFAULT_PROTOCOL = 'b'
+    DATA_LAYOUT = ('<data_root>/<domain>/<class>/*.jpg (<data_root>/<class>/'
+                   '*.jpg with domain=None), or an archive of that tree')
+    DATA_HOWTO = ('see docs/datasets.md, "Getting the data" ("PACS" for '
+                  'such trees, Office; "VisDA-2017")')
 
     def __init__(self,
                  data_root: str,
@@ -148,15 +153,15 @@ class ImageFolderDomain(SingleLabelHashingDataset):
 
     def locate(self) -> Tuple[str, str]:
         """Return the data root folder and the domain folder in it."""
-        root = resolve_root(self.data_root, 'data_root')
+        root = resolve_root(self.data_root, 'data_root', type(self))
         if self.domain is None:
             return root, root
         folder = osp.join(root, self.domain)
         if not osp.isdir(folder):
-            raise FileNotFoundError(
-                f'domain folder {folder} does not exist (domain='
-                f'{self.domain!r}); domains under data_root: '
-                f'{list_class_dirs(root)}')
+            raise data_not_found(
+                self, f'{type(self).__name__}: domain folder {folder} does '
+                f'not exist (domain={self.domain!r}); domains under '
+                f'data_root: {list_class_dirs(root)}')
         return root, folder
 
     def load_pool(self) -> Pool:
@@ -191,6 +196,10 @@ class PACSDomain(ImageFolderDomain):
         classes=('dog', 'elephant', 'giraffe', 'guitar', 'horse', 'house',
                  'person'))
     DOMAINS = ('photo', 'art_painting', 'cartoon', 'sketch')
+    DATA_LAYOUT = ('<data_root>/{photo,art_painting,cartoon,sketch}/{dog,'
+                   'elephant,giraffe,guitar,horse,house,person}/*.jpg, or an '
+                   'archive of it (such as pacs_128.tar.gz)')
+    DATA_HOWTO = 'see docs/datasets.md, "PACS"'
 
     def __init__(self, data_root: str, domain: str = 'photo', **kwargs):
         if domain not in self.DOMAINS:

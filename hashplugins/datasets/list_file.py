@@ -19,6 +19,7 @@ from typing import List, NamedTuple, Optional, Sequence
 from mmpretrain.datasets import BaseDataset
 from mmpretrain.registry import DATASETS
 
+from .errors import data_not_found
 from .splits import carve_validation, carve_validation_count
 from .utils import prepare_naming_sample
 
@@ -144,6 +145,13 @@ class HashingListDataset(BaseDataset):
     indices), ``list_line`` (line number in ``ann_file``), ``domain``.
     """
 
+    DATA_LAYOUT = ('<data_root>/<ann_file>: one "path 0 1 0 ..." line per '
+                   'image (num_classes 0/1 values), image paths relative to '
+                   'data_root (+ data_prefix) unless absolute')
+    DATA_HOWTO = ('see docs/datasets.md, "NUS-WIDE", "MS-COCO", '
+                  '"ImageNet-100" or "VisDA-2017" (where to get the images, '
+                  'the lists and the converters)')
+
     def __init__(self,
                  ann_file: str,
                  num_classes: int,
@@ -164,10 +172,10 @@ class HashingListDataset(BaseDataset):
         if classes is None and 'classes' not in (kwargs.get('metainfo') or {}):
             classes = tuple(str(i) for i in range(num_classes))
         if data_root and not osp.isdir(osp.expanduser(data_root)):
-            raise FileNotFoundError(
-                f'HashingListDataset: data_root={data_root} does not exist '
-                '(set data_root to the folder the list paths are relative '
-                'to)')
+            raise data_not_found(
+                self, f'HashingListDataset: data_root={data_root} does not '
+                'exist (the data_root of the dataset config: the folder the '
+                'list paths are relative to)')
         self.num_classes = num_classes
         self.allow_empty_labels = allow_empty_labels
         self.check_files = check_files
@@ -186,7 +194,12 @@ class HashingListDataset(BaseDataset):
     def load_data_list(self) -> List[dict]:
         """Parse ``ann_file`` into data infos."""
         if not self.ann_file:
-            raise FileNotFoundError('HashingListDataset: ann_file is empty')
+            raise data_not_found(self, 'HashingListDataset: ann_file is empty')
+        if not osp.isfile(self.ann_file):
+            raise data_not_found(
+                self, f'HashingListDataset: ann_file={self.ann_file} does not '
+                'exist (the ann_file of the dataset config, relative to '
+                'data_root unless absolute)')
         entries = parse_hashing_list(self.ann_file, self.num_classes,
                                      self.allow_empty_labels)
         if self.validation is not None:

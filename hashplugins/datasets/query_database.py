@@ -13,7 +13,8 @@ from typing import List, Union
 from mmengine.dataset import Compose
 from mmpretrain.registry import DATASETS, TRANSFORMS
 
-from .utils import build_dataset, pipeline_loads_files
+from .utils import (build_dataset, drop_plain_file_loader,
+                    pipeline_loads_files)
 
 SPLIT_TAGS = ('query', 'database')
 
@@ -75,6 +76,12 @@ class QueryDatabaseDataset:
         self.in_memory = [
             getattr(d, 'IN_MEMORY', False) for d in (self.query, self.database)
         ]
+        if all(self.in_memory) and all(
+                getattr(d, 'SKIPS_PLAIN_FILE_LOADER', False)
+                for d in (self.query, self.database)):
+            # Decoded images equal to a plain loader's (CIFAR-10 pickles):
+            # one pipeline serves them and an image-folder copy alike.
+            pipeline = drop_plain_file_loader(pipeline)[0]
         if any(self.in_memory) and pipeline_loads_files(pipeline):
             raise ValueError(
                 'QueryDatabaseDataset: the query/database sets hold images '

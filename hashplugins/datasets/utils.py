@@ -42,6 +42,28 @@ def pipeline_loads_files(pipeline: Sequence) -> bool:
     return False
 
 
+def _is_plain_file_loader(t) -> bool:
+    if not isinstance(t, dict) or set(t) != {'type'}:
+        return False
+    name = t['type'] if isinstance(t['type'], str) else getattr(
+        t['type'], '__name__', '')
+    return name.split('.')[-1] == 'LoadImageFromFile'
+
+
+def drop_plain_file_loader(pipeline: Sequence):
+    """``pipeline`` without its ``dict(type='LoadImageFromFile')`` entries
+    (no other argument), and whether one was dropped.
+
+    For a pool whose decoded images are the uint8 HxWx3 BGR arrays that
+    loader would make (the CIFAR-10 pickles), such an entry changes nothing,
+    so one config serves the pickles and an image-folder copy alike. A
+    loader with arguments (``to_float32``, ``color_type``, ...) is kept, and
+    then refused by the caller.
+    """
+    kept = [t for t in pipeline if not _is_plain_file_loader(t)]
+    return kept, len(kept) != len(pipeline)
+
+
 class SampleLoadError(RuntimeError):
     """Loading or transforming one sample failed; names the sample."""
 

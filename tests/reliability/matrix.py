@@ -1,7 +1,8 @@
 """The bad-input matrix: every kind of user mistake we tried, the test
 that tries it, and whether the error is clear (names the culprit: file,
 key or value, and what would be right). ``clear``: it was already;
-``fixed``: it was unclear or silent and is clear since issue #10.
+``fixed``: it was unclear or silent and is clear since issue #10, #17 or
+#18.
 
 Add a row when you add such a test. tests/reliability/README.md is
 generated from this list (``python tests/reliability/matrix.py``), and
@@ -26,6 +27,8 @@ LIST = 'tests/test_datasets/test_list_file.py::'
 IO = 'tests/test_evaluation/test_io.py::'
 INDEX = 'tests/test_retrieval/test_index_file.py::'
 CKPT = 'tests/test_engine/test_checkpoint_loading.py::'
+FIT = 'tests/reliability/test_checkpoint_fit.py::'
+HONEST = 'tests/reliability/test_honest_numbers.py::'
 
 ROWS = [
     # ---- config keys and values
@@ -66,6 +69,31 @@ ROWS = [
         "('stop', 'skip') ... (config key nonfinite_loss)",
         'tests/reliability/test_nonfinite_loss.py::test_bad_policy_is_'
         'refused', 'clear'),
+    Row('config', 'K (topk) above the database: tools/analysis_tools/'
+        'eval_codes.py', 'eval_codes.py: --topk 10 is larger than the '
+        'database of codes.npz (5 items), so mAP@10 would be mAP@all; use '
+        '--topk all, ... or --clamp-topk to report it as mAP@all (was: '
+        'printed as mAP@10)', HONEST + 'test_eval_codes_refuses_topk_above_'
+        'the_database', 'fixed'),
+    Row('config', 'K (topk) above the database: hamming_retrieval_metrics, '
+        'mean_average_precision', 'topk=6 is larger than the database (5 '
+        "items) ...; topk_beyond_database='clamp' for the reference loops' "
+        'convention (was: mAP@all returned as mAP@6)',
+        HONEST + 'test_functional_apis_refuse_topk_above_the_database',
+        'fixed'),
+    Row('config', 'train batch too small for a pairwise / triplet loss',
+        'train_dataloader.batch_size=1, but model.head.losses.pairwise '
+        '(PairwiseLogisticLoss) forms its pairs/triplets within the global '
+        'batch (batch_size x 1 rank(s) = 1 samples) and needs at least 2 '
+        '... (was: trained to random codes, mAP 0.105, no message)',
+        HONEST + 'test_batch_too_small_for_the_pair_loss_is_refused',
+        'fixed'),
+    Row('config', '--resume with changed optimizer / scheduler settings',
+        "warning: --resume from epoch_1.pth overrode the config's ... lr "
+        '(base) 0.05 in the config, 0.01 from the checkpoint; ... T_max 20 '
+        '... 10 ...; load_from=CHECKPOINT without --resume (was: the '
+        "checkpoint's values used silently)", HONEST + 'test_resume_says_'
+        'which_settings_the_checkpoint_overrode', 'fixed'),
     Row('config', 'HASHPLUGINS_DIST_TIMEOUT not a number',
         "HASHPLUGINS_DIST_TIMEOUT='soon': expected a positive number of "
         'seconds', R + 'test_bad_distributed_timeout', 'clear'),
@@ -128,6 +156,23 @@ ROWS = [
     Row('dataset', 'CIFAR-10 root missing or without data', 'does not '
         'exist / holds no CIFAR-10 copy', 'tests/test_datasets/test_cifar10'
         '.py::test_missing_or_unknown_roots', 'clear'),
+    Row('dataset', 'headline command (tools/train.py) without data',
+        'error: train_dataloader.dataset.data_root=... does not exist '
+        '(CIFAR10Hashing), the layout, the command that gets it: 5 lines, '
+        'before the Runner (was: 403 lines ending in a traceback)',
+        'tests/test_tools/test_missing_data_cli.py::test_headline_command_'
+        'without_data_is_short', 'fixed'),
+    Row('dataset', 'missing data root (CIFAR-10, MNIST, USPS, PACS, image '
+        'folder, list)', '<Class>: data_root=... does not exist (the '
+        'data_root of the dataset config ...); expected: ...; to get it: ...',
+        'tests/test_datasets/test_missing_data.py::test_missing_data_root_'
+        'messages', 'fixed'),
+    Row('dataset', 'CIFAR-10 download: wrong md5 / interrupted / unsafe '
+        'archive', 'the download of ... has md5 ..., expected ...; it was '
+        'deleted / stopped after N of M bytes ...: run again to resume / '
+        "member '../evil.txt' climbs out",
+        'tests/test_datasets/test_download.py::test_wrong_md5_leaves_nothing_'
+        'under_the_final_name', 'clear'),
     Row('dataset', 'MNIST idx file corrupt', 'bad magic / header says '
         '(2, 3) / cannot be read', 'tests/test_datasets/test_digits.py::'
         'test_idx_reader_errors', 'clear'),
@@ -156,6 +201,22 @@ ROWS = [
     Row('checkpoint', 'checkpoint of another model', 'gan.pth does not '
         'fit ...: none of its 1 tensors ... (was: a warning)',
         R + 'test_checkpoint_of_another_model_is_refused', 'fixed'),
+    Row('checkpoint', 'tools/test.py: hash-layer keys of another name',
+        'renamed.pth does not fit the model DeepHasher: 2 key(s) of the '
+        'model are not in the checkpoint (head.fc_hash.weight, ...) and 2 '
+        'of its keys are not in the model (head.hash_fc.weight, ...): '
+        'modules named differently ... (was: loaded non-strictly, mAP 0.53 '
+        'instead of 0.81, exit 0)', FIT + 'test_test_tool_refuses_a_'
+        'checkpoint_whose_hash_layer_does_not_match', 'fixed'),
+    Row('checkpoint', 'load_from: hash-layer keys of another name',
+        'as above, before the first iteration (was: a warning, then a '
+        'partly random model trained on)', FIT + 'test_load_from_refuses_a_'
+        'checkpoint_whose_hash_layer_does_not_match', 'fixed'),
+    Row('checkpoint', 'checkpoint of part of the model / with extra parts',
+        "1 key(s) of the model are not in the checkpoint (head.fc.weight): "
+        "... init_cfg=dict(type='Pretrained', ...) / 1 of its keys are not "
+        'in the model (discriminator.w) (was: a warning)',
+        FIT + 'test_fit_policy_names_missing_and_unexpected_keys', 'fixed'),
     Row('checkpoint', 'missing / truncated file', 'cut.pth is not a '
         'readable torch checkpoint (truncated or corrupt?)',
         CKPT + 'test_missing_and_truncated_files', 'clear'),
@@ -206,6 +267,18 @@ ROWS = [
         'cannot read image .../bad.jpg (not an image, or corrupt) (was, '
         'for an empty file: a cv2 assertion without the path)',
         R + 'test_encode_unreadable_image_names_the_file', 'fixed'),
+    Row('retrieval', 'tools/encode.py: checkpoint of another code length '
+        '/ other key names', 'lenet8.pth does not fit the model DeepHasher: '
+        '... head.fc_hash.weight: checkpoint (8, 120) vs model (16, 120) '
+        '...: another num_bits ...? Give the config the checkpoint was '
+        "trained with (was: mmengine's size-mismatch list, no file, no fix)",
+        FIT + 'test_encode_tool_names_the_checkpoint_and_the_fix', 'fixed'),
+    Row('retrieval', 'tools/retrieve.py: checkpoint other than the index\'s',
+        'db.index.npz was encoded with checkpoint lenet16.pth (sha256 ...), '
+        'but the checkpoint given is other16.pth ...; '
+        '--allow-other-checkpoint searches anyway (was: no message, mAP '
+        '0.81 fell to 0.54)', FIT + 'test_retrieve_refuses_a_checkpoint_'
+        'other_than_the_index_s', 'fixed'),
     Row('retrieval', 'query index of another code length than the model',
         'db8.npz holds 8-bit codes but 16-bit codes were expected',
         R + 'test_retrieve_refuses_index_of_other_code_length', 'clear'),
@@ -226,7 +299,7 @@ def counts():
 def summary() -> str:
     tried, clear, fixed = counts()
     return (f'**Bad-input matrix: {tried} cases tried, {clear} give a clear '
-            f'error ({fixed} of them fixed in issue #10), '
+            f'error ({fixed} of them fixed in issues #10, #17 and #18), '
             f'{tried - clear} unclear.**')
 
 
@@ -240,8 +313,8 @@ def render() -> str:
         'Each row is a user mistake, the error it gets (abridged) and the '
         'test that makes it. *clear*: the error names the culprit (file, '
         'key or value) and what would be right; *fixed*: it did not before '
-        'issue #10. Guarantees beyond bad input (kill and resume, NaN '
-        'losses, distributed faults, safe loading) are in '
+        'issue #10, #17 or #18. Guarantees beyond bad input (kill and '
+        'resume, NaN losses, distributed faults, safe loading) are in '
         '[docs/reliability.md](../../docs/reliability.md).',
         '',
         summary(),

@@ -57,11 +57,25 @@ def test_pickles_in_memory_bgr(tmp_path, tmp_cache):
     c = CIFAR10Hashing(str(tmp_path), split='query', protocol='cifar10-2')
     assert [c.get_data_info(i)['pool_index']
             for i in range(10)] == list(range(50, 60))
+    # A plain loader would make the same uint8 BGR arrays: it is skipped,
+    # so one config reads the pickles and the JPEG copy (#17); a loader
+    # with arguments would change them and is refused.
+    plain = CIFAR10Hashing(
+        str(tmp_path), split='all', pipeline=[dict(type='LoadImageFromFile')])
+    assert plain[11]['img'].tolist() == info['img'].tolist()
+    import cv2
+    from mmcv.transforms import LoadImageFromFile
+    cv2.imwrite(str(tmp_path / 'x.png'), info['img'])  # lossless
+    loaded = LoadImageFromFile()(dict(img_path=str(tmp_path / 'x.png')))
+    assert loaded['img'].dtype == info['img'].dtype
+    assert np.array_equal(loaded['img'], info['img'])
+    assert (loaded['img_shape'], loaded['ori_shape']) == (info['img_shape'],
+                                                          info['ori_shape'])
     with pytest.raises(ValueError, match='remove LoadImageFromFile'):
         CIFAR10Hashing(
             str(tmp_path),
             split='all',
-            pipeline=[dict(type='LoadImageFromFile')])
+            pipeline=[dict(type='LoadImageFromFile', to_float32=True)])
 
 
 def test_unsafe_or_malformed_pickles(tmp_path):

@@ -6,21 +6,19 @@ host once per batch (``_batch_bits``, ``_LabelColumn``) and takes image
 paths from the samples' ``img_path``. Each is checked here against a
 straightforward reference: ``pseudo_collate`` batches through the real
 LeNet-5 model, a per-row multi-hot loop, ``dataset.get_data_info(i)``.
+The ``encoder`` fixture is in this folder's ``conftest.py``.
 """
-import os.path as osp
-
 import numpy as np
 import pytest
 import torch
+from encoder_helpers import lenet_items
 from mmengine.dataset import pseudo_collate
 from mmengine.model import BaseDataPreprocessor
 from mmpretrain.models.utils import ClsDataPreprocessor
-from mmpretrain.structures import DataSample
 from PIL import Image
 
 from hashplugins.apis.hash_encoder import _LabelColumn, stack_collate
 
-CONFIG = 'configs/dpsh/dpsh_lenet5_mnist5k_16bit.py'
 NUM_LIST_CLASSES = 12  # wider than the head's 10 classes
 # image -> positive classes (multi-label, one empty row, one class >= 10)
 LIST = [
@@ -32,29 +30,6 @@ LIST = [
     ('f.png', [9]),
     ('g.png', [4, 10]),
 ]
-
-
-@pytest.fixture(scope='module')
-def encoder(repo_root):
-    from hashplugins.apis import HashEncoder
-    torch.manual_seed(0)
-    return HashEncoder(osp.join(repo_root, CONFIG), device='cpu')
-
-
-def _items(num, multi=True, missing=()):
-    """In-memory 1x32x32 uint8 items as the LeNet-5 pipeline packs them."""
-    rng = np.random.default_rng(num)
-    items = []
-    for i in range(num):
-        sample = DataSample(metainfo=dict(sample_idx=i))
-        if i not in missing:
-            sample.set_gt_label([i % 3, 3 + i % 2][:1 + (multi and i % 3 > 0)])
-        items.append(
-            dict(
-                inputs=torch.from_numpy(
-                    rng.integers(0, 256, (1, 32, 32), dtype=np.uint8)),
-                data_samples=sample))
-    return items
 
 
 @pytest.fixture(scope='module')
@@ -134,7 +109,7 @@ def _reference_encode(encoder, dataset, batch_size, split='database'):
 
 
 def test_stack_collate_stacks_one_shape():
-    items = _items(5)
+    items = lenet_items(5)
     data = stack_collate(items)
     assert isinstance(data['inputs'], torch.Tensor)
     assert data['inputs'].shape == (5, 1, 32, 32)
@@ -146,7 +121,7 @@ def test_stack_collate_stacks_one_shape():
 
 @pytest.mark.parametrize('change', ['shape', 'dtype'])
 def test_stack_collate_leaves_mixed_inputs_a_list(change):
-    items = _items(4)
+    items = lenet_items(4)
     if change == 'shape':
         items[2]['inputs'] = torch.zeros(1, 28, 28, dtype=torch.uint8)
     else:
@@ -161,10 +136,10 @@ def test_stack_collate_passes_other_batches():
 
 
 def test_stacked_and_list_batches_give_identical_codes(encoder):
-    items = _items(9)
+    items = lenet_items(9)
     outs = []
     for collate in (pseudo_collate, stack_collate):
-        data = collate(_items(9))
+        data = collate(lenet_items(9))
         assert isinstance(data['inputs'],
                           list if collate is pseudo_collate else torch.Tensor)
         with torch.no_grad():
@@ -224,9 +199,9 @@ def test_collate_follows_the_preprocessor(encoder, cls, stacked):
     try:
         assert encoder._collate_fn() is (stack_collate
                                          if stacked else pseudo_collate)
-        out = encoder.encode_dataset(_items(6), split='all', batch_size=4,
+        out = encoder.encode_dataset(lenet_items(6), split='all', batch_size=4,
                                      progress=False)
-        codes, _, _ = _reference_encode(encoder, _items(6), 4)
+        codes, _, _ = _reference_encode(encoder, lenet_items(6), 4)
     finally:
         handle.remove()
         model.data_preprocessor = own
@@ -291,7 +266,7 @@ def test_label_column_none_when_a_sample_lacks_labels(where):
 def test_encode_dataset_without_labels_gives_none(encoder):
     # (mmpretrain's preprocessor needs all or none of a batch labelled:
     # the last batch, sample 6, has none)
-    out = encoder.encode_dataset(_items(7, missing=(6, )), split='all',
+    out = encoder.encode_dataset(lenet_items(7, missing=(6, )), split='all',
                                  batch_size=3, progress=False)
     assert out.labels is None and out.codes.shape == (7, 16)
 
@@ -331,6 +306,49 @@ def test_encode_dataset_paths_and_labels(encoder, list_root, meta_keys):
     np.testing.assert_array_equal(part.codes, codes[[5, 1, 3]])
 
 
+class InMemoryDataset:
+    """Gray 32x32 images held in memory (no img_path in the data infos),
+    through a pipeline of PackHashInputs; counts get_data_info calls."""
+
+    def __init__(self, num, meta_keys=None):
+        from mmengine.dataset import Compose
+
+        from hashplugins.datasets.transforms import PackHashInputs
+        kwargs = {} if meta_keys is None else dict(meta_keys=meta_keys)
+        self.pipeline = Compose([PackHashInputs(num_classes=10, **kwargs)])
+        rng = np.random.default_rng(num)
+        self.images = rng.integers(0, 256, (num, 32, 32, 1), np.uint8)
+        self.calls = 0
+
+    def __len__(self):
+        return len(self.images)
+
+    def get_data_info(self, i):
+        self.calls += 1
+        return dict(img=self.images[i].copy(), gt_label=i % 3, sample_idx=i)
+
+    def __getitem__(self, i):
+        return self.pipeline(self.get_data_info(i))
+
+
+@pytest.mark.parametrize('meta_keys,asks',
+                         [(None, False), (('sample_idx', ), True)])
+def test_data_info_asked_only_where_the_pipeline_drops_paths(
+        encoder, meta_keys, asks):
+    """A packer that keeps img_path (its default meta keys) has packed every
+    path there was: a second get_data_info per sample (a copy of an
+    in-memory image) would only give ''. One that drops img_path still
+    gets the paths from the data infos."""
+    dataset = InMemoryDataset(7, meta_keys)
+    out = encoder.encode_dataset(dataset, split='all', batch_size=3,
+                                 progress=False)
+    assert dataset.calls == (14 if asks else 7)  # the pipeline's own: 7
+    assert out.paths == [''] * 7
+    codes, labels, _ = _reference_encode(encoder, InMemoryDataset(7), 3)
+    np.testing.assert_array_equal(out.codes, codes)
+    np.testing.assert_array_equal(out.labels, labels)
+
+
 def test_encode_dataset_in_memory_dataset_paths(encoder, list_root):
     """Data infos without img_path (in-memory images): '' per sample, as
     get_data_info gives it; a plain list of items: ''."""
@@ -348,7 +366,7 @@ def test_encode_dataset_in_memory_dataset_paths(encoder, list_root):
         def get_data_info(self, i):
             return dict(sample_idx=i)
 
-    items = _items(5)
+    items = lenet_items(5)
     out = encoder.encode_dataset(NoPathDataset(items), split='all',
                                  batch_size=2, progress=False)
     assert out.paths == [''] * 5

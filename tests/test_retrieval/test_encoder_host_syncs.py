@@ -5,41 +5,16 @@ number of reads per batch must not grow with the batch size. The model's
 own forward is not counted here: only the encoding loop's handling of its
 outputs (hash_encoder.py and the shared helpers it calls).
 """
-import os.path as osp
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
+from encoder_helpers import lenet_items
 from host_sync_helpers import count_host_syncs
 from mmpretrain.structures import DataSample
 
 from hashplugins.engine.hooks import RetrievalGridHook
-
-CONFIG = 'configs/dpsh/dpsh_lenet5_mnist5k_16bit.py'
-
-
-@pytest.fixture(scope='module')
-def encoder(repo_root):
-    from hashplugins.apis import HashEncoder
-    torch.manual_seed(0)
-    return HashEncoder(osp.join(repo_root, CONFIG), device='cpu')
-
-
-def _dataset(num, multi):
-    """In-memory 32x32 gray items as the LeNet-5 pipeline gives them."""
-    rng = np.random.default_rng(num)
-    items = []
-    for i in range(num):
-        sample = DataSample(metainfo=dict(sample_idx=i))
-        label = [i % 3, 3 + i % 2][:1 + (multi and i % 3 > 0)]
-        sample.set_gt_label(label)
-        items.append(
-            dict(
-                inputs=torch.from_numpy(
-                    rng.integers(0, 256, (1, 32, 32), dtype=np.uint8)),
-                data_samples=sample))
-    return items
 
 
 def _loop_syncs(counts):
@@ -54,7 +29,7 @@ def test_encoder_syncs_do_not_grow_with_batch(encoder, monkeypatch, multi):
         with count_host_syncs(monkeypatch) as counts:
             outs.append(
                 encoder.encode_dataset(
-                    _dataset(num, multi),
+                    lenet_items(num, multi),
                     split='all',
                     batch_size=num,
                     progress=False))
@@ -64,14 +39,14 @@ def test_encoder_syncs_do_not_grow_with_batch(encoder, monkeypatch, multi):
     out = outs[1]
     assert out.codes.shape == (32, 16) and out.codes.dtype == np.int8
     expected = np.zeros_like(out.labels)
-    for i, sample in enumerate(_dataset(32, multi)):
+    for i, sample in enumerate(lenet_items(32, multi)):
         expected[i, sample['data_samples'].gt_label.numpy()] = 1
     np.testing.assert_array_equal(out.labels, expected)
 
 
 def test_encoder_batches_agree(encoder):
     """Codes and labels do not depend on how the input is batched."""
-    items = _dataset(10, multi=True)
+    items = lenet_items(10, multi=True)
     whole = encoder.encode_dataset(
         items, split='all', batch_size=10, progress=False)
     parts = encoder.encode_dataset(

@@ -91,13 +91,39 @@ def parse_args(argv=None):
         'tools/analysis_tools/plot_curves.py)')
     parser.add_argument(
         '--label', help='run name in the JSON (default: the codes file name)')
+    parser.add_argument(
+        '--clamp-topk',
+        action='store_true',
+        help='accept a --topk above the database size and report it as '
+        'mAP@all (named so), as the reference loops clamp K; without it '
+        'such a K is an error')
     return parser.parse_args(argv)
+
+
+def _topk_within_database(args, num_database):
+    """``args.topk`` with every K above the database size refused, or
+    (``--clamp-topk``) replaced by ``None``: its mAP@K is mAP@all and is
+    reported under that name."""
+    too_big = [k for k in args.topk if k is not None and k > num_database]
+    if not too_big or 'mAP' not in args.metrics:
+        return args.topk
+    if not args.clamp_topk:
+        raise SystemExit(
+            f'eval_codes.py: --topk {too_big[0]} is larger than the database '
+            f'of {args.codes} ({num_database} items), so mAP@{too_big[0]} '
+            'would be mAP@all; use --topk all, a K of at most '
+            f'{num_database}, or --clamp-topk to report it as mAP@all')
+    print(f'--topk {" ".join(map(str, too_big))}: larger than the database '
+          f'({num_database} items), reported as mAP@all')
+    topk = [None if k in too_big else k for k in args.topk]
+    return list(dict.fromkeys(topk))  # one mAP@all
 
 
 def main(argv=None):
     args = parse_args(argv)
     data = load_codes(args.codes)
     q_codes, db_codes = data.unpacked()
+    topk = _topk_within_database(args, len(db_codes))
     start = time.perf_counter()
     results = hamming_retrieval_metrics(
         q_codes,
@@ -105,7 +131,7 @@ def main(argv=None):
         data.query_labels,
         data.db_labels,
         metrics=args.metrics,
-        topk=args.topk,
+        topk=topk,
         radius=args.radius,
         precision_at=args.precision_at,
         pr_topn=args.pr_topn,

@@ -10,10 +10,13 @@ from .step_reseed_hook import StepReseedHook
 from .checkpoint_fit_hook import CheckpointFitHook
 from .atomic_checkpoint_hook import AtomicCheckpointHook, CheckpointWriteError
 from .work_dir_lock_hook import WorkDirLockedError, WorkDirLockHook
+from .batch_size_check_hook import BatchSizeCheckHook
+from .resume_override_hook import ResumeOverrideHook
 
 __all__ = [
     'WeightsOnlyCheckpointHook', 'GradientReversalScheduleHook', 'grl_coeff',
     'NonFiniteLossError', 'NonFiniteLossHook', 'StepReseedHook',
     'CheckpointFitHook', 'AtomicCheckpointHook', 'CheckpointWriteError',
-    'WorkDirLockHook', 'WorkDirLockedError'
+    'WorkDirLockHook', 'WorkDirLockedError', 'BatchSizeCheckHook',
+    'ResumeOverrideHook'
 ]

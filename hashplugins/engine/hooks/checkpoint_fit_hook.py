@@ -5,40 +5,9 @@ from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
 
 from ..runner.checkpoint import last_loaded_checkpoint
-
-
-def _fits(saved_shape, model_shape) -> bool:
-    """Equal shapes; a model dimension of size 0 (a buffer that resizes
-    itself on load, e.g. DADH's code bank before a training set is
-    attached) matches any size."""
-    return len(saved_shape) == len(model_shape) and all(
-        m == 0 or s == m for s, m in zip(saved_shape, model_shape))
-
-
-def checkpoint_mismatch(state_dict: dict, model_state: dict):
-    """Why ``state_dict`` does not fit ``model_state``, or None if it does.
-
-    It does not fit when it shares no key with the model, or when a shared
-    key has another shape. Keys only in one of them are left to mmengine
-    (it warns), as partial loads are common (e.g. a checkpoint without an
-    optional part).
-    """
-    state = {k[len('module.'):] if k.startswith('module.') else k: v
-             for k, v in state_dict.items() if hasattr(v, 'shape')}
-    common = [k for k in model_state if k in state]
-    if not common:
-        return (f'none of its {len(state)} tensors (e.g. {list(state)[:3]}) '
-                f'is a parameter or buffer of the model (e.g. '
-                f'{list(model_state)[:3]}): a checkpoint of another model?')
-    bad = [(k, tuple(state[k].shape), tuple(model_state[k].shape))
-           for k in common
-           if not _fits(tuple(state[k].shape), tuple(model_state[k].shape))]
-    if bad:
-        shown = '; '.join(f'{k}: checkpoint {s} vs model {m}'
-                          for k, s, m in bad[:3])
-        return (f'{len(bad)} tensor(s) have other shapes than the model\'s '
-                f'({shown}): another num_bits, num_classes or backbone?')
-    return None
+from ..runner.checkpoint_fit import (CheckpointMismatchError,  # noqa: F401
+                                     check_checkpoint_fits,
+                                     checkpoint_mismatch)
 
 
 @HOOKS.register_module()
@@ -48,8 +17,12 @@ class CheckpointFitHook(Hook):
 
     mmengine loads such a checkpoint non-strictly: it copies the tensors
     that fit, logs a warning for the rest, and trains or evaluates a model
-    that is partly random. This hook raises ``ValueError`` naming the file,
-    the first mismatching keys and both shapes instead.
+    that is partly random. This hook raises
+    :class:`~hashplugins.engine.runner.checkpoint_fit.CheckpointMismatchError`
+    (a ``ValueError``) naming the file, the mismatching keys (other shapes,
+    missing or unexpected) and the likely cause instead: the policy of
+    :func:`~hashplugins.engine.runner.checkpoint_fit.checkpoint_mismatch`,
+    which ``tools/encode.py`` and ``tools/retrieve.py`` apply too.
     ``tools/train.py`` and ``tools/test.py`` add it unless the config sets
     ``checkpoint_fit_check = False``.
     """
@@ -59,11 +32,7 @@ class CheckpointFitHook(Hook):
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
-        state = checkpoint.get('state_dict', checkpoint)
-        problem = checkpoint_mismatch(state, model.state_dict())
-        if problem:
-            name = last_loaded_checkpoint() or 'the checkpoint'
-            raise ValueError(
-                f'{name} does not fit the model {type(model).__name__}: '
-                f'{problem} Check the config (or set checkpoint_fit_check = '
-                'False to load the matching tensors only).')
+        check_checkpoint_fits(
+            model, checkpoint, last_loaded_checkpoint() or 'the checkpoint',
+            'Check the config (or set checkpoint_fit_check = False to load '
+            'the matching tensors only).')

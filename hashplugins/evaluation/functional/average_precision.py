@@ -26,7 +26,8 @@ from . import kernels
 from .codes import ArrayLike
 from .engine import run_request
 from .ranking import check_tie_break
-from .stats import (PerQueryRequest, check_radius, check_topk, check_zero_hit,
+from .stats import (PerQueryRequest, check_radius, check_topk,
+                    check_topk_within_database, check_zero_hit,
                     cumulative, safe_divide, topk_name)
 from .tie_average import exclusion_weights, expected_ap
 
@@ -156,7 +157,8 @@ def mean_average_precision(query_codes: ArrayLike,
                            topk: Optional[int] = None,
                            zero_hit: str = 'zero',
                            tie_break: str = 'index',
-                           backend: str = 'auto') -> float:
+                           backend: str = 'auto',
+                           topk_beyond_database: str = 'refuse') -> float:
     """mAP@K over the Hamming ranking (hashing AP normalization).
 
     Args:
@@ -172,11 +174,15 @@ def mean_average_precision(query_codes: ArrayLike,
             ``'average'`` (exact expectation over random tie orders).
         backend: ``'auto'``, ``'numpy'`` or ``'torch'``
             (:func:`~.engine.run_pass`).
+        topk_beyond_database: ``'refuse'`` (default: ``ValueError`` for a
+            ``topk`` above the database size, whose mAP@K would be mAP@all)
+            or ``'clamp'`` (the reference loops' convention).
 
     Returns:
         mAP@K in ``[0, 1]``.
     """
     request = MeanAPRequest(topk, zero_hit, tie_break)
+    check_topk_within_database(topk, len(db_codes), topk_beyond_database)
     result = run_request(request, query_codes, db_codes, query_labels,
                          db_labels, backend)
     return result[request.name]

@@ -12,7 +12,8 @@ from .codes import ArrayLike
 from .engine import run_pass
 from .precision_recall import DEFAULT_TOPN, RadiusPRRequest, TopNRequest
 from .ranking import check_tie_break
-from .stats import check_choice, check_zero_hit
+from .stats import (check_choice, check_topk_within_database,
+                    check_zero_hit)
 
 #: Metric families understood by :func:`hamming_retrieval_metrics`.
 METRIC_FAMILIES = ('mAP', 'MAP@H', 'P@H', 'R@H', 'P@N', 'R@N', 'PR')
@@ -37,7 +38,8 @@ def hamming_retrieval_metrics(query_codes: ArrayLike,
                               tie_break: str = 'index',
                               backend: str = 'auto',
                               block_size: Optional[int] = None,
-                              device: Optional[str] = None) -> dict:
+                              device: Optional[str] = None,
+                              topk_beyond_database: str = 'refuse') -> dict:
     """Compute a set of Hamming-ranking retrieval metrics.
 
     Args:
@@ -67,6 +69,10 @@ def hamming_retrieval_metrics(query_codes: ArrayLike,
         block_size: Queries per block (memory bound); default automatic.
         device: Torch device to compute on (e.g. ``'cuda'``); ``None`` or
             ``'cpu'``: as ``backend`` decides.
+        topk_beyond_database: ``'refuse'`` (default): a ``K`` in ``topk``
+            above the database size raises ``ValueError`` (mAP@K would be
+            mAP@all under another name); ``'clamp'``: ``K`` is cut to the
+            database size, as the published reference loops do.
 
     Returns:
         ``{name: float}`` for the scalar metrics (names such as
@@ -76,6 +82,8 @@ def hamming_retrieval_metrics(query_codes: ArrayLike,
     """
     requests, wanted = build_requests(metrics, topk, radius, precision_at,
                                       pr_topn, zero_hit, tie_break)
+    if 'mAP' in _as_tuple(metrics):
+        check_topk_within_database(topk, len(db_codes), topk_beyond_database)
     merged = {}
     for result in run_pass(
             query_codes,

@@ -139,6 +139,43 @@ def check_topk(topk: Optional[int]) -> Optional[int]:
     return None if topk is None else int(topk)
 
 
+#: What a K above the database size gets: ``'refuse'`` (a ``ValueError``:
+#: mAP@K would be mAP@all under another name) or ``'clamp'`` (K = N, the
+#: published reference loops' convention, which slice the ranked list).
+TOPK_BEYOND_DATABASE = ('refuse', 'clamp')
+
+
+def check_topk_within_database(topk,
+                               num_database: int,
+                               policy: str = 'refuse',
+                               owner: str = 'topk',
+                               fix: Optional[str] = None) -> None:
+    """Refuse list lengths ``K`` above the database size ``N``.
+
+    The ranking has only ``N`` items, so mAP@K for ``K > N`` is mAP@all (and
+    mAP@N): reported under the name mAP@K it says something it is not.
+
+    Args:
+        topk: One ``K`` or a sequence (``None`` means all and always fits).
+        num_database: ``N``.
+        policy: One of :data:`TOPK_BEYOND_DATABASE`; ``'clamp'`` accepts.
+        owner: How the caller names the option (``'topk'``,
+            ``'--topk'``, ``"HammingRetrievalMetric: topk"``).
+        fix: What to do instead; default: ``topk`` None or at most N.
+    """
+    check_choice('topk_beyond_database', policy, TOPK_BEYOND_DATABASE)
+    if policy == 'clamp':
+        return
+    values = topk if isinstance(topk, (list, tuple)) else (topk, )
+    for k in values:
+        if k is not None and k > num_database:
+            raise ValueError(
+                f'{owner}={k} is larger than the database ({num_database} '
+                f'items), so mAP@{k} would be mAP@all; ' +
+                (fix or f'set {owner} to None (all) or to at most '
+                 f'{num_database}'))
+
+
 def check_radius(radius: int) -> int:
     """Validate a Hamming radius (non-negative integer)."""
     if int(radius) != radius or radius < 0:

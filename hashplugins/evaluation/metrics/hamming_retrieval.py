@@ -14,6 +14,7 @@ from ..functional import (hamming_retrieval_metrics, label_matrix, save_codes,
                           unpack_codes)
 from ..functional.codes import batch_to_host, binarize_batch, is_tensor
 from ..functional.evaluate import build_requests
+from ..functional.stats import check_topk_within_database
 
 SPLITS = ('query', 'database')
 
@@ -206,15 +207,11 @@ class HammingRetrievalMetric(BaseMetric):
         report mAP@all under the name mAP@K."""
         if 'mAP' not in self.items:
             return
-        topk = self.options['topk']
-        topk = topk if isinstance(topk, (list, tuple)) else (topk, )
-        for k in topk:
-            if k is not None and k > num_database:
-                raise ValueError(
-                    f'HammingRetrievalMetric: topk={k} is larger than the '
-                    f'database ({num_database} items), so mAP@{k} would be '
-                    'mAP@all; set the evaluator\'s topk to None (all) or '
-                    f'to at most {num_database}')
+        check_topk_within_database(
+            self.options['topk'], num_database,
+            owner='HammingRetrievalMetric: topk',
+            fix='set the evaluator\'s topk to None (all) or to at most '
+            f'{num_database}')
 
     def compute_metrics(self, results: list) -> dict:
         """Order each split by ``sample_idx`` and compute the metrics."""

@@ -68,6 +68,11 @@ class PairwiseLogisticLoss(nn.Module):
         loss_weight (float): Weight of the loss. Defaults to 1.0.
     """
 
+    #: Pairs are formed within the batch the loss is given (the global
+    #: batch under a head with gather_across_ranks): a batch of one sample
+    #: has none. Checked when training starts (BatchSizeCheckHook).
+    min_samples_per_batch = 2
+
     def __init__(self,
                  scale: float = 0.5,
                  include_self_pairs: bool = True,

@@ -95,6 +95,11 @@ class TDistributionPairwiseLoss(nn.Module):
             the weight that reproduces the official gradient.
     """
 
+    #: Pairs are formed within the batch the loss is given (the global
+    #: batch under a head with gather_across_ranks): a batch of one sample
+    #: has none. Checked when training starts (BatchSizeCheckHook).
+    min_samples_per_batch = 2
+
     def __init__(self,
                  sim_numerator: Union[str, float] = 'half_bits',
                  threshold: Optional[float] = 15.,

@@ -203,6 +203,11 @@ class TripletRankingLoss(nn.Module):
             see :func:`triplet_ranking_loss`. Defaults to None (automatic).
     """
 
+    #: Triplets are formed within the batch the loss is given (the global
+    #: batch under a head with gather_across_ranks): a batch of two samples
+    #: has none. Checked when training starts (BatchSizeCheckHook).
+    min_samples_per_batch = 3
+
     def __init__(self,
                  margin: float = 1.0,
                  loss_weight: float = 1.0,
